@@ -1,0 +1,31 @@
+"""Per-job logging: everything a workflow script prints goes to the rule's `log:` file."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def job_log(path: str | None) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (tracebacks, progress bars) of one job to `path`."""
+    if not path:
+        yield logging.getLogger("zs3")
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as stream, \
+            contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            yield logging.getLogger("zs3")
+        except BaseException:
+            logging.getLogger("zs3").exception("job failed")
+            raise
+        finally:
+            root.removeHandler(handler)
