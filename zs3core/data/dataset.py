@@ -1,0 +1,46 @@
+"""A torch Dataset over `data/{dataset}/index.csv`: what every training and evaluation loop reads."""
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+
+from zs3core.data.index import read_index
+from zs3core.data.labels import read_label
+
+
+class SegmentationDataset(torch.utils.data.Dataset):
+    """(image, mask, image_id) triples of one split, optionally filtered by the classes present.
+
+    `keep(row) -> bool` selects rows, e.g. the seen-only training set (no unseen class present),
+    using the index's `classes` column so no label has to be opened to filter. `transform` is a
+    joint torchvision v2 transform (see `zs3core.data.transforms`).
+    """
+
+    def __init__(self, index_csv: str | os.PathLike, split: str,
+                 transform: Callable | None = None, keep: Callable[[dict], bool] | None = None):
+        rows = [r for r in read_index(index_csv) if r["split"] == split]
+        self.rows: Sequence[dict] = [r for r in rows if keep is None or keep(r)]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        row = self.rows[i]
+        with Image.open(row["image"]) as img:
+            image = tv_tensors.Image(torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1))
+        mask = tv_tensors.Mask(torch.from_numpy(read_label(row["label"]).astype(np.int64)))
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return image, mask, row["image_id"]
+
+
+def without_classes(classes: Sequence[str]) -> Callable[[dict], bool]:
+    """Row filter keeping images in which none of `classes` is present (the authors' seen-only set)."""
+    excluded = set(classes)
+    return lambda row: excluded.isdisjoint(row["classes"])
