@@ -1,0 +1,15 @@
+# ZS3Net: zero-shot semantic segmentation, as a file-to-file workflow.
+# The stages live in rules/ (one file per arrow of the data flow); the science in zs3core/.
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/embeddings.smk"
+
+
+rule all:
+    """The embedded default: everything built so far for the datasets in `default_datasets`."""
+    input:
+        default_targets(),

@@ -1,0 +1,78 @@
+"""Config validation: the schema plus the cross-checks, each error naming its key."""
+import pytest
+from snakemake.utils import validate
+from snakemake_interface_common.exceptions import WorkflowError
+
+from conftest import REPO
+from zs3core.config import ConfigError, check_config, normalise_split_keys, require_paths, unseen_classes
+
+SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
+
+
+def checked(config):
+    normalise_split_keys(config)
+    validate(config, SCHEMA)
+    check_config(config)
+    return config
+
+
+def test_shipped_config_is_valid(base_config):
+    config = checked(base_config)
+    assert unseen_classes(config, "voc", 2) == ["cow", "motorbike"]
+    assert len(unseen_classes(config, "context", 10)) == 10
+
+
+def test_splits_are_nested_as_in_the_paper(base_config):
+    config = checked(base_config)
+    for ds in ("voc", "context"):
+        ks = sorted(config["datasets"][ds]["unseen"], key=int)
+        assert ks == ["2", "4", "6", "8", "10"]
+        for small, large in zip(ks, ks[1:]):
+            assert set(unseen_classes(config, ds, small)) < set(unseen_classes(config, ds, large))
+
+
+def test_unknown_class_in_split_is_named(base_config):
+    base_config["datasets"]["voc"]["unseen"][2] = ["cow", "unicorn"]
+    with pytest.raises(ConfigError, match=r"datasets\.voc\.unseen\.2 names unknown classes \['unicorn'\]"):
+        checked(base_config)
+
+
+def test_split_size_must_equal_k(base_config):
+    base_config["datasets"]["voc"]["unseen"][4] = ["cow", "motorbike", "sofa"]
+    with pytest.raises(ConfigError, match=r"datasets\.voc\.unseen\.4 lists 3 classes, expected K = 4"):
+        checked(base_config)
+
+
+def test_all_problems_reported_at_once(base_config):
+    base_config["datasets"]["voc"]["unseen"][2] = ["cow", "unicorn"]
+    base_config["embeddings"]["source"] = "fasttext"
+    with pytest.raises(ConfigError) as err:
+        checked(base_config)
+    assert "unicorn" in str(err.value) and "embeddings.source is 'fasttext'" in str(err.value)
+
+
+def test_absent_k_is_named(base_config):
+    config = checked(base_config)
+    with pytest.raises(ConfigError, match=r"datasets\.voc\.unseen has no split K=3"):
+        unseen_classes(config, "voc", 3)
+
+
+def test_schema_rejects_bad_values(base_config):
+    base_config["embeddings"]["normalisation"] = "unit"
+    with pytest.raises(WorkflowError, match="unit"):
+        checked(base_config)
+
+
+def test_schema_rejects_unknown_keys(base_config):
+    base_config["datasets"]["voc"]["rooot"] = "/x"
+    with pytest.raises(WorkflowError, match="rooot"):
+        checked(base_config)
+
+
+def test_missing_roots_name_the_key(base_config, tmp_path):
+    config = checked(base_config)
+    config["datasets"]["context"]["root"] = str(tmp_path)
+    config["datasets"]["context"]["labels"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"datasets\.context\.labels = '.*nowhere' does not exist"):
+        require_paths(config, "context", ["root", "labels"])
+    require_paths(config, "context", ["root"])  # an existing folder passes

@@ -1,0 +1,91 @@
+"""Semantic checks of the workflow configuration, beyond what its JSON schema can say.
+
+The schema (`schemas/config.schema.yaml`) checks types and names; this module checks that the
+pieces agree with each other (splits name known classes, K matches the list, sources exist),
+so that a bad config stops with one message listing every problem before any job runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """The configuration is inconsistent; the message names each offending key."""
+
+
+def normalise_split_keys(config: dict) -> None:
+    """Make every `datasets.<ds>.unseen` key a string ('2'), as YAML may give integers (2)."""
+    for ds in config.get("datasets", {}).values():
+        if isinstance(ds, dict) and isinstance(ds.get("unseen"), dict):
+            ds["unseen"] = {str(k): v for k, v in ds["unseen"].items()}
+
+
+def config_problems(config: dict) -> list[str]:
+    """Every inconsistency found, one message per problem (empty when the config is sound)."""
+    problems: list[str] = []
+    datasets = config["datasets"]
+    for name in config["default_datasets"]:
+        if name not in datasets:
+            problems.append(f"default_datasets names '{name}', which is not a key of datasets")
+    for name, ds in datasets.items():
+        problems += _dataset_problems(name, ds)
+    emb = config["embeddings"]
+    if emb["source"] not in emb["sources"]:
+        problems.append(f"embeddings.source is '{emb['source']}', expected one of {sorted(emb['sources'])}")
+    for name, ds in datasets.items():
+        source = ds.get("world", {}).get("embedding_source")
+        if source is not None and source not in emb["sources"]:
+            problems.append(f"datasets.{name}.world.embedding_source is '{source}', "
+                            f"expected one of embeddings.sources {sorted(emb['sources'])}")
+    for src_name, src in emb["sources"].items():
+        if src["format"] != "spacy_md" and "path" not in src:
+            problems.append(f"embeddings.sources.{src_name}: format {src['format']} needs a 'path'")
+    return problems
+
+
+def _dataset_problems(name: str, ds: dict) -> list[str]:
+    key = f"datasets.{name}"
+    problems = []
+    classes = ds["classes"]
+    if classes[0] != "background":
+        problems.append(f"{key}.classes must start with 'background' (class 0, always seen), got '{classes[0]}'")
+    for k, unseen in ds["unseen"].items():
+        where = f"{key}.unseen.{k}"
+        if len(unseen) != int(k):
+            problems.append(f"{where} lists {len(unseen)} classes, expected K = {k}")
+        unknown = [c for c in unseen if c not in classes]
+        if unknown:
+            problems.append(f"{where} names unknown classes {unknown}; known: {key}.classes")
+        if "background" in unseen:
+            problems.append(f"{where}: background is always seen")
+    required = {"voc": ["root"], "context": ["root", "labels", "splits"], "synthetic": ["world"]}[ds["format"]]
+    for field in required:
+        if ds.get(field) in (None, ""):
+            problems.append(f"{key}.{field} is required for format '{ds['format']}'")
+    return problems
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError listing every problem, if any."""
+    problems = config_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def unseen_classes(config: dict, dataset: str, k: int | str) -> list[str]:
+    """The unseen class names of split K, or a ConfigError naming the key to add."""
+    splits = config["datasets"][dataset]["unseen"]
+    if str(k) not in splits:
+        raise ConfigError(f"datasets.{dataset}.unseen has no split K={k}; "
+                          f"defined: {sorted(splits, key=int)}")
+    return list(splits[str(k)])
+
+
+def require_paths(config: dict, dataset: str, fields: list[str]) -> None:
+    """Check that the dataset's root folders exist, naming the config key of any that does not."""
+    ds = config["datasets"][dataset]
+    missing = [f"datasets.{dataset}.{f} = {ds.get(f)!r} does not exist"
+               for f in fields if ds.get(f) and not Path(ds[f]).exists()]
+    if missing:
+        raise ConfigError("dataset folders not found (set them in your --configfile):\n  - "
+                          + "\n  - ".join(missing))
