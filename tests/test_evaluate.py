@@ -1,0 +1,58 @@
+"""Evaluation on hand-made predictions with known metrics."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from zs3core import metrics
+from zs3core.evaluate import confusion_matrices, write_evaluation
+
+
+def one_hot_scorer(pred_by_id, num_classes):
+    """A scorer that 'predicts' a fixed label map given at HALF resolution for each image."""
+
+    def scorer(images):
+        ids = images[:, 0, 0, 0].long().tolist()  # the image id is encoded in pixel (0, 0)
+        maps = torch.stack([torch.from_numpy(pred_by_id[i]) for i in ids])
+        return torch.nn.functional.one_hot(maps, num_classes).permute(0, 3, 1, 2).float()
+
+    return scorer
+
+
+def test_scores_are_upsampled_to_the_label_resolution():
+    # an 8x8 label; the prediction at 4x4 is nearest-equivalent when upsampled from one-hot scores
+    target = np.zeros((8, 8), dtype=np.int64)
+    target[:4, :4] = 1
+    target[4:, 4:] = 2
+    target[0, 7] = 255
+    pred_small = np.zeros((4, 4), dtype=np.int64)
+    pred_small[:2, :2] = 1
+    pred_small[2:, 2:] = 1  # class 2 (unseen) predicted as class 1
+    image = torch.zeros(1, 3, 8, 8)
+    batches = [(image, torch.from_numpy(target)[None], ["a"])]
+    cm, cm_v = confusion_matrices(one_hot_scorer({0: pred_small}, 3), batches, 3, unseen=[2])
+    upsampled = np.kron(pred_small, np.ones((2, 2), dtype=np.int64))
+    np.testing.assert_array_equal(cm, metrics.confusion_matrix(target, upsampled, 3))
+    # vanilla: unseen pixels classified among unseen classes only -> all correct
+    np.testing.assert_array_equal(cm_v[2], [0, 0, 16])
+    assert cm_v[:2].sum() == 0
+
+
+def test_write_evaluation_files(tmp_path):
+    cm = np.array([[5, 1, 0], [0, 3, 1], [2, 0, 2]])
+    names = ["background", "cat", "cow"]
+    row = write_evaluation(cm, cm, names, [2], {"dataset": "toy", "K": 1, "method": "zs3"},
+                           metrics_csv=tmp_path / "m.csv", per_class_csv=tmp_path / "pc.csv",
+                           confusion_npy=tmp_path / "cm.npy")
+    with open(tmp_path / "m.csv") as f:
+        written = list(csv.DictReader(f))
+    assert len(written) == 1 and written[0]["method"] == "zs3"
+    # IoU cow = 2 / (4 + 3 - 2) = 40 %
+    assert float(written[0]["unseen_miou"]) == pytest.approx(40.0)
+    assert row["seen_miou"] == pytest.approx(100 * (5 / 8 + 3 / 5) / 2)
+    with open(tmp_path / "pc.csv") as f:
+        per_class = {r["class"]: r for r in csv.DictReader(f)}
+    assert per_class["cow"]["split"] == "unseen" and int(per_class["cow"]["pixels"]) == 4
+    assert float(per_class["cat"]["accuracy"]) == pytest.approx(75.0)
+    np.testing.assert_array_equal(np.load(tmp_path / "cm.npy"), cm)
