@@ -1,0 +1,67 @@
+"""Step 0: seen-only training sets never expose unseen pixels; a tiny end-to-end run."""
+import numpy as np
+import pytest
+import torch
+
+from fixtures import VOC_CLASSES, make_voc
+from zs3core.data.index import index_rows, write_index
+from zs3core.data.voc import voc_records
+from zs3core.train.step0 import load_step0, scorer, train_step0, training_set
+
+TINY = {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_level_channels": 4,
+        "aspp_rates": [1, 2, 3], "init": "none", "unseen_pixels": "drop",
+        "train": {"epochs": 2, "batch_size": 2, "lr": 0.01, "head_lr_mult": 10, "momentum": 0.9,
+                  "weight_decay": 5e-4, "poly_power": 0.9, "base_size": 32, "scale": [0.75, 1.25],
+                  "crop_size": 32, "num_workers": 0, "amp": False}}
+
+
+@pytest.fixture
+def voc_index(tmp_path):
+    root, labels = make_voc(tmp_path, [f"t{i:02d}" for i in range(12)], ["v0", "v1"], size=(32, 40))
+    index = tmp_path / "index.csv"
+    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+    return index, labels
+
+
+def unseen_pair(labels):
+    """Two classes present in the training labels, as the unseen split."""
+    present = sorted({v for i, l in labels.items() if i.startswith("t") for v in np.unique(l)} - {0, 255})
+    return [VOC_CLASSES[present[0]], VOC_CLASSES[present[1]]]
+
+
+@pytest.mark.parametrize("mode", ["drop", "ignore"])
+def test_no_unseen_pixel_reaches_the_loss(voc_index, mode):
+    index, labels = voc_index
+    unseen = unseen_pair(labels)
+    unseen_ids = [VOC_CLASSES.index(c) for c in unseen]
+    with_unseen = {i for i, l in labels.items() if i.startswith("t") and np.isin(l, unseen_ids).any()}
+    assert with_unseen, "the fixture must contain unseen classes for this test to mean anything"
+    ds = training_set(index, VOC_CLASSES, unseen, {**TINY, "unseen_pixels": mode})
+    kept = {row["image_id"] for row in ds.rows}
+    if mode == "drop":
+        assert kept.isdisjoint(with_unseen) and len(kept) == 12 - len(with_unseen)
+    else:
+        assert kept == {f"t{i:02d}" for i in range(12)}
+    torch.manual_seed(0)
+    for _, mask, image_id in ds:
+        assert not np.isin(mask.numpy(), unseen_ids).any(), image_id
+
+
+def test_unknown_unseen_mode_is_named(voc_index):
+    with pytest.raises(ValueError, match="segmenter.unseen_pixels"):
+        training_set(voc_index[0], VOC_CLASSES, [], {**TINY, "unseen_pixels": "mask"})
+
+
+@pytest.mark.parametrize("kind", ["seenonly", "baseline"])
+def test_tiny_step0_run_trains_loads_and_scores(voc_index, tmp_path, kind):
+    index, labels = voc_index
+    torch.set_num_threads(1)
+    emb = np.random.default_rng(0).standard_normal((21, 5)).astype(np.float32)
+    out = tmp_path / f"{kind}.pt"
+    unseen = unseen_pair(labels)
+    train_step0(kind, index, VOC_CLASSES, unseen, TINY, out_path=out, work_dir=tmp_path / "work",
+                seed=0, embeddings=emb)
+    model = load_step0(kind, out, 21, TINY, emb)
+    assert not model.training
+    scores = scorer(model)(torch.zeros(1, 3, 32, 40))
+    assert scores.shape[:2] == (1, 21)

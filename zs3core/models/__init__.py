@@ -1,0 +1,1 @@
+"""Segmentation networks: DeepLabv3+ on ResNet backbones (`deeplab.build_segmenter`)."""

@@ -1,0 +1,1 @@
+"""Training loops: the DeepLabv3+ segmenter (and the DeViSE baseline) on seen classes."""

@@ -1,0 +1,94 @@
+"""Step 0 of the paper: the segmenters every later stage builds on.
+
+- `seenonly`: DeepLabv3+ trained on seen classes only, one per split K. By default every
+  training image containing an unseen pixel is dropped (the authors' protocol);
+  `unseen_pixels: ignore` keeps the images and marks unseen pixels void instead. Either way the
+  masks are relabelled so that no unseen class id can ever reach the loss.
+- `supervised`: the oracle, trained on all classes (the first row of Tables 1 and 3).
+- `baseline`: the DeViSE baseline, the classifier replaced by a projection to the embedding
+  space, trained with a cosine loss on seen classes.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
+from zs3core.data.transforms import train_transform
+from zs3core.models.deeplab import DeepLabV3Plus, build_segmenter
+from zs3core.models.devise import CosineLoss, DeviseSegmenter
+from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
+
+KINDS = ("seenonly", "supervised", "baseline")
+TRAINING_KEYS = ("epochs", "batch_size", "lr", "head_lr_mult", "momentum", "weight_decay",
+                 "poly_power", "num_workers", "amp")
+
+
+def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict) -> SegmentationDataset:
+    """The training split as step 0 sees it: unseen classes dropped or voided, augmented."""
+    unseen_ids = [class_names.index(c) for c in unseen]
+    mode = seg_cfg.get("unseen_pixels", "drop")
+    if mode not in ("drop", "ignore"):
+        raise ValueError(f"segmenter.unseen_pixels must be 'drop' or 'ignore', got {mode!r}")
+    train = seg_cfg["train"]
+    transform = train_transform(train["base_size"], train["crop_size"], tuple(train["scale"]))
+    keep = without_classes(unseen) if mode == "drop" and unseen else None
+    return SegmentationDataset(index_csv, "train", transform, keep=keep, lut=void_lut(unseen_ids))
+
+
+def build_model(kind: str, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None) -> nn.Module:
+    """The network of one step-0 kind, freshly initialised as the config says."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown segmenter kind {kind!r}, expected one of {KINDS}")
+    if kind == "baseline":
+        if embeddings is None:
+            raise ValueError("the DeViSE baseline needs the class embedding table")
+        table = torch.as_tensor(embeddings, dtype=torch.float32)
+        return DeviseSegmenter(build_segmenter(table.shape[1], seg_cfg), table)
+    return build_segmenter(num_classes, seg_cfg)
+
+
+def loss_function(kind: str, embeddings: np.ndarray | None = None) -> nn.Module:
+    if kind == "baseline":
+        return CosineLoss(torch.as_tensor(embeddings, dtype=torch.float32))
+    return nn.CrossEntropyLoss(ignore_index=255)
+
+
+def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict, *,
+                out_path, work_dir, seed: int, embeddings: np.ndarray | None = None,
+                log: logging.Logger | None = None) -> None:
+    """Train one step-0 network and write its final weights atomically to `out_path`."""
+    torch.manual_seed(seed)  # the initial weights are a function of the seed
+    model = build_model(kind, len(class_names), seg_cfg, embeddings)
+    dataset = training_set(index_csv, class_names, unseen if kind != "supervised" else [], seg_cfg)
+    if len(dataset) < seg_cfg["train"]["batch_size"]:
+        raise ValueError(f"{index_csv}: only {len(dataset)} training images remain for {kind} "
+                         f"(unseen: {list(unseen)}), fewer than one batch of {seg_cfg['train']['batch_size']}")
+    if log:
+        log.info("%s: %d training images, %d classes, unseen %s", kind, len(dataset), len(class_names), list(unseen))
+    cfg = SegmenterTraining(seed=seed, **{k: seg_cfg["train"][k] for k in TRAINING_KEYS})
+    train_segmenter(model, dataset, loss_function(kind, embeddings), cfg,
+                    work_dir=work_dir, out_path=out_path, log=log)
+
+
+def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None,
+               rebuild_hint: str | None = None) -> nn.Module:
+    """A trained step-0 network in eval mode (no dropout, frozen batch-norm statistics)."""
+    model = build_model(kind, num_classes, {**seg_cfg, "init": "none"}, embeddings)
+    state, _ = load_trained(path, rebuild_hint=rebuild_hint or str(path))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def segmenter_of(model: nn.Module) -> DeepLabV3Plus:
+    """The DeepLabv3+ inside a step-0 network (whose `features` later stages read)."""
+    return model.segmenter if isinstance(model, DeviseSegmenter) else model
+
+
+def scorer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Per-class scores for evaluation: logits, or cosine similarities for the baseline."""
+    return model.scores if isinstance(model, DeviseSegmenter) else model
