@@ -7,6 +7,8 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embeddings.smk"
+include: "rules/segmenter.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

@@ -2,7 +2,7 @@
 
 from snakemake.utils import min_version, validate
 
-from zs3core.config import check_config, normalise_split_keys, require_paths
+from zs3core.config import check_config, normalise_split_keys, require_paths, stage_config, unseen_classes
 
 min_version("9.0")
 
@@ -61,3 +61,20 @@ def default_targets():
     for ds in config["default_datasets"]:
         targets += [f"data/{ds}/index.csv", embedding_table(ds)]
     return targets
+
+
+def segmenter_config(dataset):
+    return stage_config(config, "segmenter", dataset)
+
+
+def unseen_of(wildcards):
+    """Unseen class names of the split in the wildcards (none for the supervised oracle)."""
+    return unseen_classes(config, wildcards.dataset, wildcards.K) if "K" in wildcards.keys() else []
+
+
+def results_meta(wildcards, method):
+    """The columns that make a results row comparable with others."""
+    seg = segmenter_config(wildcards.dataset)
+    return {"dataset": wildcards.dataset, "K": int(wildcards.get("K", 0)), "method": method,
+            "seed": config["seed"], "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
+            "embedding_source": EMBEDDING_SOURCE}

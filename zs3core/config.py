@@ -65,6 +65,20 @@ def _dataset_problems(name: str, ds: dict) -> list[str]:
     return problems
 
 
+def deep_merge(base: dict, override: dict) -> dict:
+    """`base` with `override` merged in, recursively for nested mappings (neither is modified)."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def stage_config(config: dict, stage: str, dataset: str) -> dict:
+    """A stage's settings for one dataset: the global `<stage>` section, overridden by
+    `datasets.<dataset>.<stage>` (e.g. a small backbone for the synthetic default)."""
+    return deep_merge(config[stage], config["datasets"][dataset].get(stage, {}))
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError listing every problem, if any."""
     problems = config_problems(config)

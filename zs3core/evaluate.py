@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from zs3core import metrics
+from zs3core.data.dataset import SegmentationDataset
+from zs3core.data.transforms import eval_transform
 from zs3core.io import atomic_path, write_npy
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
@@ -78,3 +80,17 @@ def write_evaluation(cm: np.ndarray, cm_vanilla: np.ndarray, class_names: Sequen
     write_npy(confusion_npy, cm)
     write_csv(metrics_csv, [row])
     return row
+
+
+def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unseen: Sequence[str], meta: dict, *,
+                      metrics_csv, per_class_csv, confusion_npy, absent_as_zero: bool = False,
+                      split: str = "val", device: torch.device | str | None = None) -> dict:
+    """Evaluate a scorer on a dataset split at original resolution and write the three outputs."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dataset = SegmentationDataset(index_csv, split, eval_transform())
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
+    unseen_ids = [class_names.index(c) for c in unseen]
+    cm, cm_vanilla = confusion_matrices(score, loader, len(class_names), unseen_ids, device)
+    return write_evaluation(cm, cm_vanilla, class_names, unseen_ids, meta, metrics_csv=metrics_csv,
+                            per_class_csv=per_class_csv, confusion_npy=confusion_npy,
+                            absent_as_zero=absent_as_zero)

@@ -9,8 +9,16 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def job_log(path: str | None) -> Iterator[logging.Logger]:
-    """Send logging, stdout and stderr (tracebacks, progress bars) of one job to `path`."""
+def job_log(path: str | None, threads: int | None = None) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (tracebacks, progress bars) of one job to `path`.
+
+    `threads`: the rule's declared threads; torch uses exactly that many, so that jobs running
+    side by side under `--cores N` never oversubscribe the machine.
+    """
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     if not path:
         yield logging.getLogger("zs3")
         return

@@ -17,15 +17,17 @@ class SegmentationDataset(torch.utils.data.Dataset):
     """(image, mask, image_id) triples of one split, optionally filtered by the classes present.
 
     `keep(row) -> bool` selects rows, e.g. the seen-only training set (no unseen class present),
-    using the index's `classes` column so no label has to be opened to filter. `transform` is a
-    joint torchvision v2 transform (see `zs3core.data.transforms`).
+    using the index's `classes` column so no label has to be opened to filter. `lut` (256 entries)
+    relabels masks as they are read, e.g. unseen classes -> void. `transform` is a joint
+    torchvision v2 transform (see `zs3core.data.transforms`).
     """
 
-    def __init__(self, index_csv: str | os.PathLike, split: str,
-                 transform: Callable | None = None, keep: Callable[[dict], bool] | None = None):
+    def __init__(self, index_csv: str | os.PathLike, split: str, transform: Callable | None = None,
+                 keep: Callable[[dict], bool] | None = None, lut: np.ndarray | None = None):
         rows = [r for r in read_index(index_csv) if r["split"] == split]
         self.rows: Sequence[dict] = [r for r in rows if keep is None or keep(r)]
         self.transform = transform
+        self.lut = lut
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -34,10 +36,20 @@ class SegmentationDataset(torch.utils.data.Dataset):
         row = self.rows[i]
         with Image.open(row["image"]) as img:
             image = tv_tensors.Image(torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1))
-        mask = tv_tensors.Mask(torch.from_numpy(read_label(row["label"]).astype(np.int64)))
+        label = read_label(row["label"])
+        if self.lut is not None:
+            label = self.lut[label]
+        mask = tv_tensors.Mask(torch.from_numpy(label.astype(np.int64)))
         if self.transform is not None:
             image, mask = self.transform(image, mask)
         return image, mask, row["image_id"]
+
+
+def void_lut(void_ids: Sequence[int]) -> np.ndarray:
+    """Identity relabelling of 0..255 except `void_ids`, which become void (255)."""
+    lut = np.arange(256, dtype=np.uint8)
+    lut[np.asarray(void_ids, dtype=np.int64)] = 255
+    return lut
 
 
 def without_classes(classes: Sequence[str]) -> Callable[[dict], bool]:

@@ -1,0 +1,59 @@
+# model + test split -> results/{dataset}_k{K}_{method}.csv (+ _per_class.csv, _confusion.npy).
+# Generalized evaluation over all classes at the original resolution; vanilla unseen mIoU too.
+
+
+rule evaluate_step0:
+    """The reference rows: the seen-only segmenter and the DeViSE baseline, over all classes."""
+    input:
+        checkpoint="checkpoints/{dataset}/k{K}/{method}.pt",
+        index="data/{dataset}/index.csv",
+        embeddings=lambda wc: embedding_table(wc.dataset) if wc.method == "baseline" else [],
+    output:
+        metrics="results/{dataset}_k{K}_{method}.csv",
+        per_class="results/{dataset}_k{K}_{method}_per_class.csv",
+        confusion="results/{dataset}_k{K}_{method}_confusion.npy",
+    wildcard_constraints:
+        method="seenonly|baseline",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        segmenter=lambda wc: segmenter_config(wc.dataset),
+        meta=lambda wc: results_meta(wc, wc.method),
+        absent_as_zero=config["evaluation"]["absent_as_zero"],
+    threads: config["compute"]["threads"]
+    log:
+        "logs/evaluate/{dataset}_k{K}_{method}.log",
+    benchmark:
+        "benchmarks/evaluate/{dataset}_k{K}_{method}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/evaluate_step0.py"
+
+
+rule evaluate_supervised:
+    """The oracle row: the segmenter trained on all classes."""
+    input:
+        checkpoint="checkpoints/{dataset}/supervised.pt",
+        index="data/{dataset}/index.csv",
+    output:
+        metrics="results/{dataset}_supervised.csv",
+        per_class="results/{dataset}_supervised_per_class.csv",
+        confusion="results/{dataset}_supervised_confusion.npy",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=[],
+        segmenter=lambda wc: segmenter_config(wc.dataset),
+        meta=lambda wc: results_meta(wc, "supervised"),
+        absent_as_zero=config["evaluation"]["absent_as_zero"],
+    threads: config["compute"]["threads"]
+    log:
+        "logs/evaluate/{dataset}_supervised.log",
+    benchmark:
+        "benchmarks/evaluate/{dataset}_supervised.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/evaluate_step0.py"

@@ -1,0 +1,53 @@
+# Step 0: index (+ embeddings) -> checkpoints/{dataset}/k{K}/{seenonly,baseline}.pt and
+# checkpoints/{dataset}/supervised.pt. Each job resumes from its `.work/last.pt` if killed.
+
+
+rule train_step0:
+    """Seen-only DeepLabv3+ (unseen images dropped) or the DeViSE baseline, for split K."""
+    input:
+        index="data/{dataset}/index.csv",
+        embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
+    output:
+        "checkpoints/{dataset}/k{K}/{kind}.pt",
+    wildcard_constraints:
+        kind="seenonly|baseline",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        segmenter=lambda wc: segmenter_config(wc.dataset),
+        seed=config["seed"],
+        work_dir=lambda wc: f"checkpoints/{wc.dataset}/k{wc.K}/{wc.kind}.work",
+    threads: config["compute"]["threads"]
+    log:
+        "logs/train_step0/{dataset}_k{K}_{kind}.log",
+    benchmark:
+        "benchmarks/train_step0/{dataset}_k{K}_{kind}.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=24 * 60,
+    script:
+        "../workflow_scripts/train_step0.py"
+
+
+rule train_supervised:
+    """The supervised oracle: the same network trained on all classes."""
+    input:
+        index="data/{dataset}/index.csv",
+    output:
+        "checkpoints/{dataset}/supervised.pt",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=[],
+        segmenter=lambda wc: segmenter_config(wc.dataset),
+        seed=config["seed"],
+        work_dir=lambda wc: f"checkpoints/{wc.dataset}/supervised.work",
+    threads: config["compute"]["threads"]
+    log:
+        "logs/train_step0/{dataset}_supervised.log",
+    benchmark:
+        "benchmarks/train_step0/{dataset}_supervised.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=24 * 60,
+    script:
+        "../workflow_scripts/train_step0.py"
