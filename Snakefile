@@ -8,6 +8,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embeddings.smk"
 include: "rules/segmenter.smk"
+include: "rules/features.smk"
 include: "rules/evaluate.smk"
 
 
