@@ -72,9 +72,11 @@ def unseen_of(wildcards):
     return unseen_classes(config, wildcards.dataset, wildcards.K) if "K" in wildcards.keys() else []
 
 
-def results_meta(wildcards, method):
-    """The columns that make a results row comparable with others."""
+def results_meta(wildcards, method, protocol="none"):
+    """The columns that make a results row comparable with others (`calibration` and `gamma`
+    are set per row by the evaluation: raw, or calibrated with its seen-logit offset)."""
     seg = segmenter_config(wildcards.dataset)
     return {"dataset": wildcards.dataset, "K": int(wildcards.get("K", 0)), "method": method,
-            "seed": config["seed"], "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
+            "seed": config["seed"], "protocol": protocol, "calibration": "raw", "gamma": 0.0,
+            "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
             "embedding_source": EMBEDDING_SOURCE}

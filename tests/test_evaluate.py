@@ -31,7 +31,7 @@ def test_scores_are_upsampled_to_the_label_resolution():
     pred_small[2:, 2:] = 1  # class 2 (unseen) predicted as class 1
     image = torch.zeros(1, 3, 8, 8)
     batches = [(image, torch.from_numpy(target)[None], ["a"])]
-    cm, cm_v = confusion_matrices(one_hot_scorer({0: pred_small}, 3), batches, 3, unseen=[2])
+    (cm,), cm_v = confusion_matrices(one_hot_scorer({0: pred_small}, 3), batches, 3, unseen=[2])
     upsampled = np.kron(pred_small, np.ones((2, 2), dtype=np.int64))
     np.testing.assert_array_equal(cm, metrics.confusion_matrix(target, upsampled, 3))
     # vanilla: unseen pixels classified among unseen classes only -> all correct
@@ -42,9 +42,9 @@ def test_scores_are_upsampled_to_the_label_resolution():
 def test_write_evaluation_files(tmp_path):
     cm = np.array([[5, 1, 0], [0, 3, 1], [2, 0, 2]])
     names = ["background", "cat", "cow"]
-    row = write_evaluation(cm, cm, names, [2], {"dataset": "toy", "K": 1, "method": "zs3"},
-                           metrics_csv=tmp_path / "m.csv", per_class_csv=tmp_path / "pc.csv",
-                           confusion_npy=tmp_path / "cm.npy")
+    (row,) = write_evaluation([cm], cm, names, [2], {"dataset": "toy", "K": 1, "method": "zs3"}, {"raw": 0.0},
+                              metrics_csv=tmp_path / "m.csv", per_class_csv=tmp_path / "pc.csv",
+                              confusion_npy=tmp_path / "cm.npy")
     with open(tmp_path / "m.csv") as f:
         written = list(csv.DictReader(f))
     assert len(written) == 1 and written[0]["method"] == "zs3"
@@ -55,4 +55,12 @@ def test_write_evaluation_files(tmp_path):
         per_class = {r["class"]: r for r in csv.DictReader(f)}
     assert per_class["cow"]["split"] == "unseen" and int(per_class["cow"]["pixels"]) == 4
     assert float(per_class["cat"]["accuracy"]) == pytest.approx(75.0)
-    np.testing.assert_array_equal(np.load(tmp_path / "cm.npy"), cm)
+    np.testing.assert_array_equal(np.load(tmp_path / "cm.npy"), cm[None])
+
+
+def test_seen_offset_moves_pixels_to_unseen_classes():
+    # 1 image, 2 pixels of unseen class 1; seen class 0 wins by 1.0 raw, loses with gamma 2
+    scores = torch.tensor([[[[3.0, 3.0]], [[2.0, 2.0]]]])
+    batches = [(torch.zeros(1, 3, 1, 2), torch.tensor([[[1, 1]]]), ["a"])]
+    (raw, calibrated), _ = confusion_matrices(lambda x: scores, batches, 2, unseen=[1], gammas=[0.0, 2.0])
+    assert raw[1, 0] == 2 and calibrated[1, 1] == 2

@@ -10,7 +10,7 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     model = load_step0(snakemake.params.meta["method"], snakemake.input.checkpoint,
                        len(snakemake.params.classes), snakemake.params.segmenter,
                        np.load(embeddings) if embeddings else None)
-    row = evaluate_on_split(scorer(model), snakemake.input.index, snakemake.params.classes,
+    (row,) = evaluate_on_split(scorer(model), snakemake.input.index, snakemake.params.classes,
                             snakemake.params.unseen, snakemake.params.meta,
                             metrics_csv=snakemake.output.metrics, per_class_csv=snakemake.output.per_class,
                             confusion_npy=snakemake.output.confusion,

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from zs3core import metrics
+from zs3core.calibration import apply_gamma
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.transforms import eval_transform
 from zs3core.io import atomic_path, write_npy
@@ -26,21 +27,27 @@ METRIC_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("
 
 @torch.no_grad()
 def confusion_matrices(scorer: Scorer, batches: Iterable, num_classes: int, unseen: Sequence[int],
-                       device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Accumulate the generalized and the vanilla confusion matrices over (image, mask, id) batches.
+                       device: torch.device | str = "cpu",
+                       gammas: Sequence[float] = (0.0,)) -> tuple[list[np.ndarray], np.ndarray]:
+    """Generalized confusion matrices (one per seen-logit offset gamma) and the vanilla one.
 
-    Batches of one image each keep every image at its own size.
+    Batches of one image each keep every image at its own size. The vanilla matrix compares
+    unseen classes only, so the seen offset does not change it.
     """
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    cm_vanilla = np.zeros_like(cm)
+    seen = [c for c in range(num_classes) if c not in set(unseen)]
+    cms = [np.zeros((num_classes, num_classes), dtype=np.int64) for _ in gammas]
+    cm_vanilla = np.zeros((num_classes, num_classes), dtype=np.int64)
     for images, masks, _ in batches:
         scores = scorer(images.to(device)).float()
         scores = F.interpolate(scores, size=masks.shape[-2:], mode="bilinear", align_corners=False).cpu()
-        for score, mask in zip(scores.numpy(), masks.numpy()):
-            cm += metrics.confusion_matrix(mask, score.argmax(0), num_classes)
-            if unseen:
+        for cm, gamma in zip(cms, gammas):
+            pred = apply_gamma(scores, seen, gamma).argmax(1)
+            for p, mask in zip(pred.numpy(), masks.numpy()):
+                cm += metrics.confusion_matrix(mask, p, num_classes)
+        if unseen:
+            for score, mask in zip(scores.numpy(), masks.numpy()):
                 cm_vanilla += metrics.vanilla_confusion_matrix(mask, score, unseen)
-    return cm, cm_vanilla
+    return cms, cm_vanilla
 
 
 def results_row(cm: np.ndarray, cm_vanilla: np.ndarray, unseen: Sequence[int], meta: dict,
@@ -71,26 +78,38 @@ def write_csv(path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def write_evaluation(cm: np.ndarray, cm_vanilla: np.ndarray, class_names: Sequence[str],
-                     unseen: Sequence[int], meta: dict, *, metrics_csv, per_class_csv, confusion_npy,
-                     absent_as_zero: bool = False) -> dict:
-    """The three evaluation outputs of a run; returns the metrics row."""
-    row = results_row(cm, cm_vanilla, unseen, meta, absent_as_zero)
-    write_csv(per_class_csv, per_class_rows(cm, class_names, unseen))
-    write_npy(confusion_npy, cm)
-    write_csv(metrics_csv, [row])
-    return row
+def write_evaluation(cms: Sequence[np.ndarray], cm_vanilla: np.ndarray, class_names: Sequence[str],
+                     unseen: Sequence[int], meta: dict, calibrations: dict[str, float], *, metrics_csv,
+                     per_class_csv, confusion_npy, absent_as_zero: bool = False) -> list[dict]:
+    """The three evaluation outputs of a run, one row per calibration (raw: gamma = 0, ...).
+
+    The confusion matrices are stacked as (len(calibrations), C, C) in the order of the rows.
+    """
+    rows, per_class = [], []
+    for cm, (name, gamma) in zip(cms, calibrations.items()):
+        rows.append(results_row(cm, cm_vanilla, unseen, dict(meta, calibration=name, gamma=gamma), absent_as_zero))
+        per_class += [dict(r, calibration=name) for r in per_class_rows(cm, class_names, unseen)]
+    write_csv(per_class_csv, per_class)
+    write_npy(confusion_npy, np.stack(cms))
+    write_csv(metrics_csv, rows)
+    return rows
 
 
 def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unseen: Sequence[str], meta: dict, *,
-                      metrics_csv, per_class_csv, confusion_npy, absent_as_zero: bool = False,
-                      split: str = "val", device: torch.device | str | None = None) -> dict:
-    """Evaluate a scorer on a dataset split at original resolution and write the three outputs."""
+                      metrics_csv, per_class_csv, confusion_npy, calibrations: dict[str, float] | None = None,
+                      absent_as_zero: bool = False, split: str = "val",
+                      device: torch.device | str | None = None) -> list[dict]:
+    """Evaluate a scorer on a dataset split at original resolution and write the three outputs.
+
+    `calibrations` maps a row name to its seen-logit offset (default: only `raw`, gamma 0).
+    """
+    calibrations = calibrations or {"raw": 0.0}
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dataset = SegmentationDataset(index_csv, split, eval_transform())
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
     unseen_ids = [class_names.index(c) for c in unseen]
-    cm, cm_vanilla = confusion_matrices(score, loader, len(class_names), unseen_ids, device)
-    return write_evaluation(cm, cm_vanilla, class_names, unseen_ids, meta, metrics_csv=metrics_csv,
+    cms, cm_vanilla = confusion_matrices(score, loader, len(class_names), unseen_ids, device,
+                                         list(calibrations.values()))
+    return write_evaluation(cms, cm_vanilla, class_names, unseen_ids, meta, calibrations, metrics_csv=metrics_csv,
                             per_class_csv=per_class_csv, confusion_npy=confusion_npy,
                             absent_as_zero=absent_as_zero)

@@ -31,7 +31,7 @@ def test_synthetic_step0_targets(workdir):
         assert (row["dataset"], row["K"], row["method"], row["backbone"]) == ("synthvoc", "2", method, "resnet_tiny")
         assert 0 <= float(row["hiou"]) <= 100
         cm = np.load(workdir / f"results/synthvoc_k2_{method}_confusion.npy")
-        assert cm.shape == (21, 21) and cm.sum() > 0
+        assert cm.shape == (1, 21, 21) and cm.sum() > 0
     with FeatureFile(workdir / "features/synthvoc/k2/train.h5") as f:
         assert f.feature_dim == 64 and f.n_images == 40 and f.unseen_classes == ["cow", "motorbike"]
     # the seen-only model never saw an unseen class: its logs say how many images it kept

@@ -1,0 +1,35 @@
+"""Calibrated stacking: the offset and its choice on held-out seen pixels."""
+import numpy as np
+import pytest
+import torch
+
+from zs3core.calibration import apply_gamma, choose_gamma, holdout_images, unseen_rate
+
+
+def test_apply_gamma_only_touches_seen_classes():
+    logits = torch.tensor([[1.0, 2.0, 3.0]])
+    out = apply_gamma(logits, seen=[0, 2], gamma=0.5)
+    assert out.tolist() == [[0.5, 2.0, 2.5]]
+
+
+def test_choose_gamma_is_the_largest_within_the_bound():
+    # 10 held-out seen pixels; class 2 is unseen. The margin of seen over unseen is 0..9.
+    margins = torch.arange(10.0)
+    logits = torch.stack([margins, torch.full((10,), -50.0), torch.zeros(10)], dim=1)
+    # with gamma g, pixels with margin < g flip to unseen: rate = #{m < g} / 10
+    grid = [0, 0.5, 1.5, 2.5, 3.5]
+    gamma, sweep = choose_gamma(logits, seen=[0, 1], grid=grid, max_unseen_rate=0.2)
+    assert [s["unseen_rate"] for s in sweep] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert gamma == 1.5
+    assert unseen_rate(logits, [0, 1], gamma) <= 0.2
+
+
+def test_gamma_falls_back_to_zero_when_already_unseen_biased():
+    logits = torch.tensor([[0.0, 1.0]])  # class 1 unseen wins already
+    gamma, _ = choose_gamma(logits, seen=[0], grid=[0, 1, 2], max_unseen_rate=0.05)
+    assert gamma == 0.0
+
+
+def test_holdout_is_seeded_and_sized():
+    a, b = holdout_images(100, 0.1, seed=3), holdout_images(100, 0.1, seed=3)
+    assert a.sum() == 10 and np.array_equal(a, b) and not np.array_equal(a, holdout_images(100, 0.1, seed=4))

@@ -1,0 +1,114 @@
+"""ZS3Net step 2 as jobs: which feature rows retrain the classifier, calibration, scoring.
+
+Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
+- `zs3`: real features of seen classes + the generator's synthetic bank for unseen classes.
+  Under the `strict` protocol (default) no unseen ground truth is read anywhere: real rows come
+  only from seen-only images (`has_unseen` false), and the bank holds a fixed number of
+  synthetic features per unseen class, generated from the class embedding alone. Under the
+  `authors` protocol (their code), images containing unseen classes also contribute: every
+  sampled pixel of theirs gets a generated feature of its ground-truth class, so unseen ground
+  truth decides where and how many synthetic features appear.
+- `ceiling`: a diagnostic oracle trained on REAL features of every class, unseen included
+  (it reads unseen ground truth by design): how far generated features fall short of real ones.
+
+A seeded fraction of the seen-only images is held out of training; their pixels choose the
+calibration offset gamma (`zs3core.calibration`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from zs3core.calibration import choose_gamma, holdout_images
+from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.features import FeatureFile
+from zs3core.train.classifier import ClassifierTraining, fit_classifier
+
+METHODS = ("zs3", "ceiling")
+PROTOCOLS = ("strict", "authors")
+
+
+@dataclass
+class TrainingRows:
+    """Feature rows for the classifier, and the held-out seen pixels for calibration."""
+    features: np.ndarray
+    labels: np.ndarray
+    heldout: np.ndarray
+
+
+def real_rows(feature_file, *, include_unseen_images: bool, holdout_fraction: float, seed: int) -> TrainingRows:
+    """Real feature rows, minus a held-out share of the seen-only images (kept for calibration).
+
+    With `include_unseen_images=False` the rows come from seen-only images alone, so no row of an
+    unseen class and no pixel of an image containing one is ever read.
+    """
+    with FeatureFile(feature_file) as f:
+        table = f.image_table()
+        seen_only = ~table["has_unseen"]
+        held = np.zeros(len(seen_only), dtype=bool)
+        held[seen_only] = holdout_images(int(seen_only.sum()), holdout_fraction, seed)
+        train_images = (seen_only | include_unseen_images) & ~held
+        rows = f.read(images=train_images)
+        heldout = f.read(images=held).features
+        if not include_unseen_images:
+            unseen_ids = [f.class_names.index(c) for c in f.unseen_classes]
+            assert not np.isin(rows.class_id, unseen_ids).any(), "a seen-only image holds an unseen class"
+    return TrainingRows(rows.features, rows.class_id.astype(np.int64), heldout)
+
+
+def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
+            out_path, seed: int, synthetic: tuple[np.ndarray, np.ndarray] | None = None,
+            log: logging.Logger | None = None) -> dict:
+    """Train the classifier of `method`, choose gamma, and write `out_path` atomically.
+
+    `synthetic` = (features, class ids) added to the real rows (the generator's bank for zs3).
+    `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown classifier method {method!r}, expected one of {METHODS}")
+    calib = cfg["calibration"]
+    rows = real_rows(feature_file, include_unseen_images=method == "ceiling",
+                     holdout_fraction=calib["holdout_fraction"], seed=seed)
+    features, labels = rows.features, rows.labels
+    if synthetic is not None:
+        features = np.concatenate([features, synthetic[0]])
+        labels = np.concatenate([labels, synthetic[1].astype(np.int64)])
+    unseen_ids = [class_names.index(c) for c in unseen]
+    seen_ids = [c for c in range(len(class_names)) if c not in unseen_ids]
+    train_cfg = ClassifierTraining(**{k: cfg[k] for k in ("epochs", "batch_size", "lr", "momentum",
+                                                          "weight_decay", "poly_power", "unseen_weight")})
+    if log:
+        counts = np.bincount(labels, minlength=len(class_names))
+        log.info("%s: %d rows (%s unseen), %d held-out seen pixels", method, len(labels),
+                 {class_names[c]: int(counts[c]) for c in unseen_ids}, len(rows.heldout))
+    model = fit_classifier(features, labels, len(class_names), unseen_ids, train_cfg, seed=seed, log=log)
+    with torch.no_grad():
+        heldout_logits = model(torch.as_tensor(rows.heldout, dtype=torch.float32))
+    gamma, sweep = choose_gamma(heldout_logits, seen_ids, calib["gammas"], calib["max_unseen_rate"])
+    if log:
+        log.info("gamma %.3g (largest with <= %.1f%% of held-out seen pixels predicted unseen)",
+                 gamma, 100 * calib["max_unseen_rate"])
+    state = {"weight": model.weight.detach().clone(), "bias": model.bias.detach().clone(), "gamma": gamma,
+             "gamma_sweep": sweep, "class_names": list(class_names), "unseen": list(unseen), "method": method}
+    save_checkpoint(out_path, state)
+    return state
+
+
+def load_classifier(path) -> dict:
+    """A retrained classifier: weight (C, D), bias (C,), gamma and its record."""
+    return load_checkpoint(path, rebuild_hint=str(path))
+
+
+def classifier_scorer(segmenter, state: dict) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Raw logits of the frozen segmenter with the retrained 1x1 classifier."""
+    weight = state["weight"][:, :, None, None]
+    bias = state["bias"]
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(segmenter.features(x), weight.to(x.device), bias.to(x.device))
+
+    return score
