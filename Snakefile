@@ -9,7 +9,10 @@ include: "rules/data.smk"
 include: "rules/embeddings.smk"
 include: "rules/segmenter.smk"
 include: "rules/features.smk"
+include: "rules/generator.smk"
+include: "rules/classifier.smk"
 include: "rules/evaluate.smk"
+include: "rules/tables.smk"
 
 
 rule all:

@@ -2,7 +2,7 @@
 
 from snakemake.utils import min_version, validate
 
-from zs3core.config import check_config, normalise_split_keys, require_paths, stage_config, unseen_classes
+from zs3core.config import check_config, deep_merge, normalise_split_keys, require_paths, split_ks, stage_config, unseen_classes
 
 min_version("9.0")
 
@@ -57,14 +57,29 @@ def checked_roots(*fields):
 
 
 def default_targets():
-    targets = []
-    for ds in config["default_datasets"]:
-        targets += [f"data/{ds}/index.csv", embedding_table(ds)]
-    return targets
+    """The paper's tables of every default dataset."""
+    return [f"results/table{n}_{ds}.md" for ds in config["default_datasets"]
+            for n in dataset_config(ds).get("tables", [])]
 
 
 def segmenter_config(dataset):
     return stage_config(config, "segmenter", dataset)
+
+
+def step0_config(dataset, kind):
+    """The segmenter settings of one step-0 network; the baseline may train for other epochs."""
+    seg = segmenter_config(dataset)
+    epochs = stage_config(config, "baseline", dataset)["epochs"]
+    if kind == "baseline" and epochs:
+        seg = deep_merge(seg, {"train": {"epochs": epochs}})
+    return seg
+
+
+def baseline_init(wildcards):
+    """The seen-only checkpoint the baseline starts from, when `baseline.init: seenonly`."""
+    if wildcards.kind == "baseline" and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
+        return f"checkpoints/{wildcards.dataset}/k{wildcards.K}/seenonly.pt"
+    return []
 
 
 def unseen_of(wildcards):
@@ -80,3 +95,17 @@ def results_meta(wildcards, method, protocol="none"):
             "seed": config["seed"], "protocol": protocol, "calibration": "raw", "gamma": 0.0,
             "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
             "embedding_source": EMBEDDING_SOURCE}
+
+
+def synthetic_source(wildcards):
+    """What supplies unseen features to ZS3's classifier: the fixed bank (strict protocol) or
+    the generator itself, run at the unseen pixels of training images (authors' protocol)."""
+    if config["classifier"]["protocol"] == "authors":
+        return f"generators/{wildcards.dataset}/k{wildcards.K}/gmmn.pt"
+    return f"banks/{wildcards.dataset}/k{wildcards.K}/gmmn.h5"
+
+
+def table_inputs(dataset, methods, ks=None, supervised=False):
+    """The results CSVs a table reads."""
+    files = [f"results/{dataset}_supervised.csv"] if supervised else []
+    return files + [f"results/{dataset}_k{k}_{m}.csv" for k in (ks or split_ks(config, dataset)) for m in methods]

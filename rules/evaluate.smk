@@ -57,3 +57,33 @@ rule evaluate_supervised:
         runtime=60,
     script:
         "../workflow_scripts/evaluate_step0.py"
+
+
+rule evaluate_retrained:
+    """Frozen seen-only segmenter + a retrained classifier, raw (gamma 0) and calibrated."""
+    input:
+        checkpoint="checkpoints/{dataset}/k{K}/seenonly.pt",
+        classifier="classifiers/{dataset}/k{K}/{method}.pt",
+        index="data/{dataset}/index.csv",
+    output:
+        metrics="results/{dataset}_k{K}_{method}.csv",
+        per_class="results/{dataset}_k{K}_{method}_per_class.csv",
+        confusion="results/{dataset}_k{K}_{method}_confusion.npy",
+    wildcard_constraints:
+        method="zs3|ceiling",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        segmenter=lambda wc: segmenter_config(wc.dataset),
+        meta=lambda wc: results_meta(wc, wc.method, config["classifier"]["protocol"]),
+        absent_as_zero=config["evaluation"]["absent_as_zero"],
+    threads: config["compute"]["threads"]
+    log:
+        "logs/evaluate/{dataset}_k{K}_{method}.log",
+    benchmark:
+        "benchmarks/evaluate/{dataset}_k{K}_{method}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/evaluate_retrained.py"

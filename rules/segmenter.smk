@@ -7,6 +7,7 @@ rule train_step0:
     input:
         index="data/{dataset}/index.csv",
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
+        init=baseline_init,
     output:
         "checkpoints/{dataset}/k{K}/{kind}.pt",
     wildcard_constraints:
@@ -14,7 +15,7 @@ rule train_step0:
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        segmenter=lambda wc: segmenter_config(wc.dataset),
+        segmenter=lambda wc: step0_config(wc.dataset, wc.kind),
         seed=config["seed"],
         work_dir=lambda wc: f"checkpoints/{wc.dataset}/k{wc.K}/{wc.kind}.work",
     threads: config["compute"]["threads"]

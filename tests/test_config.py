@@ -76,3 +76,14 @@ def test_missing_roots_name_the_key(base_config, tmp_path):
     with pytest.raises(ConfigError, match=r"datasets\.context\.labels = '.*nowhere' does not exist"):
         require_paths(config, "context", ["root", "labels"])
     require_paths(config, "context", ["root"])  # an existing folder passes
+
+
+def test_ks_narrow_the_splits_and_must_exist(base_config):
+    from zs3core.config import split_ks
+
+    base_config["datasets"]["voc"]["ks"] = [4, 2]
+    assert split_ks(checked(base_config), "voc") == [2, 4]
+    assert split_ks(base_config, "context") == [2, 4, 6, 8, 10]
+    base_config["datasets"]["voc"]["ks"] = [3]
+    with pytest.raises(ConfigError, match=r"datasets\.voc\.ks lists K = \[3\]"):
+        checked(base_config)

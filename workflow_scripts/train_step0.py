@@ -6,6 +6,7 @@ from zs3core.train.step0 import train_step0
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
     embeddings = snakemake.input.get("embeddings")
+    init = snakemake.input.get("init")
     train_step0(
         snakemake.wildcards.get("kind", "supervised"),
         snakemake.input.index,
@@ -16,5 +17,6 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         work_dir=snakemake.params.work_dir,
         seed=snakemake.params.seed,
         embeddings=np.load(embeddings) if embeddings else None,
+        init_checkpoint=init or None,
         log=log,
     )

@@ -58,6 +58,9 @@ def _dataset_problems(name: str, ds: dict) -> list[str]:
             problems.append(f"{where} names unknown classes {unknown}; known: {key}.classes")
         if "background" in unseen:
             problems.append(f"{where}: background is always seen")
+    unknown_ks = [k for k in ds.get("ks", []) if str(k) not in ds["unseen"]]
+    if unknown_ks:
+        problems.append(f"{key}.ks lists K = {unknown_ks} with no split in {key}.unseen")
     required = {"voc": ["root"], "context": ["root", "labels", "splits"], "synthetic": ["world"]}[ds["format"]]
     for field in required:
         if ds.get(field) in (None, ""):
@@ -93,6 +96,15 @@ def unseen_classes(config: dict, dataset: str, k: int | str) -> list[str]:
         raise ConfigError(f"datasets.{dataset}.unseen has no split K={k}; "
                           f"defined: {sorted(splits, key=int)}")
     return list(splits[str(k)])
+
+
+def split_ks(config: dict, dataset: str) -> list[int]:
+    """The splits K that tables use, ascending: `datasets.<ds>.ks`, or every K in `unseen`.
+
+    (Config files merge into each other, so a user narrows the splits with `ks` rather than by
+    redefining `unseen`.)"""
+    ds = config["datasets"][dataset]
+    return sorted(int(k) for k in ds.get("ks", ds["unseen"]))
 
 
 def require_paths(config: dict, dataset: str, fields: list[str]) -> None:

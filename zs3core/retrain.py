@@ -27,6 +27,7 @@ from zs3core.calibration import choose_gamma, holdout_images
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
+from zs3core.train.generator import load_generator
 
 METHODS = ("zs3", "ceiling")
 PROTOCOLS = ("strict", "authors")
@@ -58,6 +59,23 @@ def real_rows(feature_file, *, include_unseen_images: bool, holdout_fraction: fl
             unseen_ids = [f.class_names.index(c) for c in f.unseen_classes]
             assert not np.isin(rows.class_id, unseen_ids).any(), "a seen-only image holds an unseen class"
     return TrainingRows(rows.features, rows.class_id.astype(np.int64), heldout)
+
+
+def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' protocol: every sampled pixel of the images that contain an unseen class gets
+    a generated feature of its ground-truth class (seen classes too), so the unseen masks decide
+    where and how many synthetic features appear. Reads unseen ground truth by design."""
+    with FeatureFile(feature_file) as f:
+        rows = f.read(images=f.image_table()["has_unseen"])
+    model, _ = load_generator(generator_path)
+    table = torch.as_tensor(embeddings, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed)
+    features = np.empty((len(rows.class_id), model.feature_dim), dtype=np.float32)
+    for c in np.unique(rows.class_id):
+        where = np.flatnonzero(rows.class_id == c)
+        generated, _ = model.generate(table, len(where), generator, class_ids=[int(c)])
+        features[where] = generated.cpu().numpy()
+    return features, rows.class_id.astype(np.int64)
 
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,

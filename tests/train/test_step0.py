@@ -65,3 +65,23 @@ def test_tiny_step0_run_trains_loads_and_scores(voc_index, tmp_path, kind):
     assert not model.training
     scores = scorer(model)(torch.zeros(1, 3, 32, 40))
     assert scores.shape[:2] == (1, 21)
+
+
+def test_baseline_can_start_from_the_seen_only_trunk(voc_index, tmp_path):
+    from zs3core.train.step0 import build_model, init_from_seen_only
+    from zs3core.train.segmenter import load_trained
+
+    index, labels = voc_index
+    torch.set_num_threads(1)
+    seen_only = tmp_path / "seenonly.pt"
+    train_step0("seenonly", index, VOC_CLASSES, unseen_pair(labels), TINY, out_path=seen_only,
+                work_dir=tmp_path / "w1", seed=0)
+    emb = np.random.default_rng(0).standard_normal((21, 5)).astype(np.float32)
+    baseline = build_model("baseline", 21, TINY, emb)
+    init_from_seen_only(baseline, seen_only)
+    state, _ = load_trained(seen_only)
+    for key, value in baseline.segmenter.state_dict().items():
+        if key.startswith("classifier."):
+            assert value.shape[0] == 5  # the projection, not the 21-class classifier
+        else:
+            assert torch.equal(value, state[key]), key

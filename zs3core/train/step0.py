@@ -58,12 +58,28 @@ def loss_function(kind: str, embeddings: np.ndarray | None = None) -> nn.Module:
     return nn.CrossEntropyLoss(ignore_index=255)
 
 
+def init_from_seen_only(model: DeviseSegmenter, checkpoint) -> None:
+    """Start the baseline from a trained seen-only segmenter: every weight but the classifier,
+    which the projection to the embedding space replaces."""
+    state, _ = load_trained(checkpoint, rebuild_hint=str(checkpoint))
+    trunk = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    missing, unexpected = model.segmenter.load_state_dict(trunk, strict=False)
+    if unexpected or set(missing) != {"classifier.weight", "classifier.bias"}:
+        raise ValueError(f"{checkpoint} does not match the baseline's architecture "
+                         f"(missing {missing}, unexpected {unexpected})")
+
+
 def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict, *,
                 out_path, work_dir, seed: int, embeddings: np.ndarray | None = None,
-                log: logging.Logger | None = None) -> None:
-    """Train one step-0 network and write its final weights atomically to `out_path`."""
+                init_checkpoint=None, log: logging.Logger | None = None) -> None:
+    """Train one step-0 network and write its final weights atomically to `out_path`.
+
+    `init_checkpoint`: for the baseline, a seen-only checkpoint to start its trunk from.
+    """
     torch.manual_seed(seed)  # the initial weights are a function of the seed
     model = build_model(kind, len(class_names), seg_cfg, embeddings)
+    if init_checkpoint is not None:
+        init_from_seen_only(model, init_checkpoint)
     dataset = training_set(index_csv, class_names, unseen if kind != "supervised" else [], seg_cfg)
     if len(dataset) < seg_cfg["train"]["batch_size"]:
         raise ValueError(f"{index_csv}: only {len(dataset)} training images remain for {kind} "

@@ -1,0 +1,49 @@
+# Step 2: features (+ synthetic bank) -> classifiers/{dataset}/k{K}/{zs3,ceiling}.pt with gamma.
+
+
+rule retrain_zs3:
+    """ZS3Net: the 1x1 classifier retrained on real seen + synthetic unseen features."""
+    input:
+        features="features/{dataset}/k{K}/train.h5",
+        synthetic=synthetic_source,
+        embeddings=lambda wc: embedding_table(wc.dataset),
+    output:
+        "classifiers/{dataset}/k{K}/zs3.pt",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        classifier=config["classifier"],
+        seed=config["seed"],
+    threads: config["compute"]["threads"]
+    log:
+        "logs/retrain/{dataset}_k{K}_zs3.log",
+    benchmark:
+        "benchmarks/retrain/{dataset}_k{K}_zs3.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/retrain_classifier.py"
+
+
+rule retrain_ceiling:
+    """Diagnostic oracle: the classifier retrained on REAL features of every class."""
+    input:
+        features="features/{dataset}/k{K}/train.h5",
+    output:
+        "classifiers/{dataset}/k{K}/ceiling.pt",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        classifier=config["classifier"],
+        seed=config["seed"],
+    threads: config["compute"]["threads"]
+    log:
+        "logs/retrain/{dataset}_k{K}_ceiling.log",
+    benchmark:
+        "benchmarks/retrain/{dataset}_k{K}_ceiling.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/retrain_classifier.py"

@@ -1,0 +1,19 @@
+"""Rules retrain_zs3 / retrain_ceiling: features (+ synthetic) -> classifiers/{dataset}/k{K}/{method}.pt."""
+import numpy as np
+
+from zs3core.retrain import authors_rows, retrain
+from zs3core.runlog import job_log
+from zs3core.train.generator import read_bank
+
+with job_log(snakemake.log[0], snakemake.threads) as log:
+    method = snakemake.rule.removeprefix("retrain_")
+    cfg = snakemake.params.classifier
+    synthetic = None
+    if method == "zs3" and cfg["protocol"] == "strict":
+        bank = read_bank(snakemake.input.synthetic)
+        synthetic = (bank.features, bank.class_id)
+    elif method == "zs3":
+        synthetic = authors_rows(snakemake.input.features, snakemake.input.synthetic,
+                                 np.load(snakemake.input.embeddings), seed=snakemake.params.seed)
+    retrain(method, snakemake.input.features, snakemake.params.classes, snakemake.params.unseen, cfg,
+            out_path=snakemake.output[0], seed=snakemake.params.seed, synthetic=synthetic, log=log)

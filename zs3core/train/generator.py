@@ -1,0 +1,465 @@
+"""Step 1 of ZS3Net: train the GMMN generator on real seen-class features; write unseen-class banks.
+
+Jobs
+- `train_gmmn(feature_file, embeddings, cfg, out_path, seed=...)`: trains the generator
+  (`zs3core.models.gmmn.GMMN`) and writes its checkpoint atomically, plus a loss-curve CSV.
+- `write_bank(generator_path, embeddings, unseen_class_ids, n_per_class, out_h5, seed=...,
+  class_names=...)`: N synthetic features per unseen class, as an HDF5 "bank" read back by
+  `read_bank` (what the classifier retraining of step 2 reads).
+- `default_bank_size(feature_file)`: the default N.
+
+What the generator sees. Only rows of SEEN classes from images WITHOUT any unseen pixel
+(`FeatureFile.read(classes=seen, exclude_unseen_images=True)`), as in the authors' code; this is
+asserted on the rows actually loaded (`seen_training_rows`), so no unseen-class or
+unseen-image row can reach the loss.
+
+One iteration. Choose `classes_per_step` seen classes (uniformly without replacement; null or
+>= the number of seen classes: all of them, every step). For each chosen class draw
+`real_per_class` real rows uniformly WITH replacement from all of its training rows (the
+authors draw with replacement too, `torch.randint`; classes pool the rows of every training
+image, where the authors' batches are one (image, class) at a time), and generate
+`fake_per_class` features from the class embedding and fresh noise (dropout active). The loss
+is the mean over the chosen classes of `zs3core.mmd.mmd_loss` (sqrt of the biased multi-kernel
+MMD^2, the authors' loss), computed for all classes in one batched call; one Adam step.
+
+Bandwidths. `bandwidth_mode: absolute` uses `bandwidths` as is (default: the authors' code's
+{2, 5, 10, 20, 40, 80}); `relative` (the default) multiplies `bandwidths` (default
+{1/4, 1/2, 1, 2, 4}) by the median pairwise squared distance of a class-balanced sample of the
+real training rows (`bandwidth_sample`: ceil(median_sample / n_seen_classes) rows per seen class,
+without replacement, numpy generator seeded with `seed`), estimated once before training and
+fixed. The absolute values used are stored in the checkpoint (`bandwidths`).
+
+Determinism. Initial weights come from a CPU `torch.Generator` seeded with `seed` (identical on
+every device); class choice, real-row draws, noise and dropout masks from one generator on the
+training device seeded with `seed`; torch's global RNG is never used. The same seed on the CPU
+gives identical weights. On CUDA the run is seeded but bitwise equality is not promised.
+
+Config (`generator:` in config.yaml; GMMN_DEFAULTS, unknown keys are refused):
+  noise_dim (300)          noise dimensions concatenated to the 300-d class embedding
+  noise ('gaussian')       'gaussian' N(0,1) (paper) | 'uniform' [0,1) (authors' code)
+  hidden (256)             hidden width
+  dropout (0.5)            dropout after the LeakyReLU(0.2)
+  output_relu (false)      ReLU on the output (real features are post-ReLU); the paper has none
+  dropout_at_generation (false)  keep dropout active when writing banks (authors' code) or not
+  lr (2e-4)                Adam learning rate (betas 0.9, 0.999)
+  iterations (1000)        optimiser steps
+  classes_per_step (null)  seen classes per step; null = all
+  real_per_class (128)     real rows per class and step
+  fake_per_class (128)     generated rows per class and step
+  bandwidth_mode ('relative')  'absolute' | 'relative'
+  bandwidths (null)        kernel bandwidths s in k = exp(-|x-y|^2 / (2 s)); null = the mode's default
+  median_sample (2048)     rows sampled to estimate the median squared distance (relative mode)
+  log_every (10)           iterations between loss-curve points (the first and last always logged)
+  device ('auto')          'auto' (CUDA if available) | 'cpu' | 'cuda'
+
+Bank HDF5 layout (`BANK_LAYOUT_VERSION`): datasets `features` (N_total, D) float32 and
+`class_id` (N_total,) int16, grouped by unseen class in the order given, n_per_class rows each;
+attrs layout_version, feature_dim, class_names (JSON), unseen_classes (JSON names),
+unseen_class_ids (JSON), n_per_class, generator (path), seed, dropout_at_generation, and
+`complete` = True written last. The file appears at its path only once complete (atomic rename).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+
+from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.features import FeatureFile
+from zs3core.io import atomic_path
+from zs3core.mmd import BANDWIDTH_MODES, median_sq_distance, mmd_loss, resolve_bandwidths
+from zs3core.models.gmmn import GMMN, NOISE_KINDS, build_gmmn, gmmn_from_state
+
+GMMN_DEFAULTS = {
+    "noise_dim": 300,
+    "noise": "gaussian",
+    "hidden": 256,
+    "dropout": 0.5,
+    "output_relu": False,
+    "dropout_at_generation": False,
+    "lr": 2e-4,
+    "iterations": 1000,
+    "classes_per_step": None,
+    "real_per_class": 128,
+    "fake_per_class": 128,
+    "bandwidth_mode": "relative",
+    "bandwidths": None,
+    "median_sample": 2048,
+    "log_every": 10,
+    "device": "auto",
+}
+BANK_LAYOUT_VERSION = 1
+CHECKPOINT_KIND = "gmmn"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def resolve_config(cfg: dict | None) -> dict:
+    """GMMN_DEFAULTS overlaid with `cfg`, validated; unknown keys raise ValueError."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(GMMN_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown generator config keys {unknown}; known: {sorted(GMMN_DEFAULTS)}")
+    out = {**GMMN_DEFAULTS, **cfg}
+    if out["noise"] not in NOISE_KINDS:
+        raise ValueError(f"generator.noise must be one of {NOISE_KINDS}, got {out['noise']!r}")
+    if out["bandwidth_mode"] not in BANDWIDTH_MODES:
+        raise ValueError(f"generator.bandwidth_mode must be one of {BANDWIDTH_MODES}, "
+                         f"got {out['bandwidth_mode']!r}")
+    if out["device"] not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"generator.device must be auto, cpu or cuda, got {out['device']!r}")
+    for key in ("iterations", "real_per_class", "fake_per_class", "log_every", "median_sample"):
+        if int(out[key]) < 1:
+            raise ValueError(f"generator.{key} must be >= 1, got {out[key]}")
+        out[key] = int(out[key])
+    if out["median_sample"] < 2:
+        raise ValueError("generator.median_sample must be >= 2")
+    if out["classes_per_step"] is not None:
+        if int(out["classes_per_step"]) < 1:
+            raise ValueError(f"generator.classes_per_step must be >= 1 or null, got {out['classes_per_step']}")
+        out["classes_per_step"] = int(out["classes_per_step"])
+    if out["bandwidths"] is not None:
+        out["bandwidths"] = [float(b) for b in out["bandwidths"]]
+    out["lr"] = float(out["lr"])
+    if not out["lr"] > 0:
+        raise ValueError(f"generator.lr must be positive, got {out['lr']}")
+    return out
+
+
+def training_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("generator.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def default_loss_csv(out_path: str | os.PathLike) -> Path:
+    """Where `train_gmmn` writes the loss curve by default: beside the weights, `<stem>.loss.csv`."""
+    return Path(out_path).with_suffix(".loss.csv")
+
+
+# ---------------------------------------------------------------- real training rows
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    features: np.ndarray  # (N, D) float32
+    class_id: np.ndarray  # (N,) int64
+    seen_class_ids: list[int]  # every seen class of the file (some may have no row)
+
+
+def seen_class_ids(ff: FeatureFile) -> list[int]:
+    unseen = set(ff.class_ids(ff.unseen_classes).tolist())
+    return [c for c in range(len(ff.class_names)) if c not in unseen]
+
+
+def seen_training_rows(ff: FeatureFile) -> TrainingRows:
+    """Rows of seen classes from images without unseen pixels; checked, not just requested."""
+    seen = seen_class_ids(ff)
+    rows = ff.read(classes=seen, exclude_unseen_images=True)
+    has_unseen = ff.image_table()["has_unseen"]
+    unseen_ids = ff.class_ids(ff.unseen_classes)
+    if has_unseen[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
+        raise AssertionError(f"{ff.path}: an unseen-class or unseen-image row reached the generator's data")
+    return TrainingRows(rows.features, rows.class_id.astype(np.int64), seen)
+
+
+class RealSampler:
+    """Real rows grouped by class on the training device; draws (B, n, D) batches for B classes.
+
+    Rows are stored in float16 (the feature files' precision, so lossless) and widened per batch.
+    """
+
+    def __init__(self, features: np.ndarray, class_id: np.ndarray, device: torch.device):
+        order = np.argsort(class_id, kind="stable")
+        classes, starts, counts = np.unique(class_id[order], return_index=True, return_counts=True)
+        if classes.size == 0:
+            raise ValueError("no real training rows")
+        half = np.asarray(features).astype(np.float16)  # narrow first: one float32 copy less at peak
+        self.features = torch.from_numpy(half[order]).to(device)
+        self.classes = torch.as_tensor(classes, dtype=torch.int64, device=device)  # global class ids
+        self.starts = torch.as_tensor(starts, dtype=torch.int64, device=device)
+        self.counts = torch.as_tensor(counts, dtype=torch.int64, device=device)
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def sample(self, which: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(len(which), n, D) rows drawn with replacement; `which` indexes `self.classes`."""
+        u = torch.rand((len(which), n), generator=generator, device=generator.device).to(self.starts.device)
+        counts = self.counts[which].unsqueeze(1)
+        offset = torch.minimum((u * counts).long(), counts - 1)
+        return self.features[self.starts[which].unsqueeze(1) + offset].float()
+
+
+def bandwidth_sample(features: np.ndarray, class_id: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Class-balanced sample: ceil(n / classes) rows per class without replacement (all if fewer)."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(class_id, kind="stable")
+    classes, starts, counts = np.unique(class_id[order], return_index=True, return_counts=True)
+    per = math.ceil(n / max(len(classes), 1))
+    picked = [order[s + rng.choice(c, size=min(per, c), replace=False)]
+              for s, c in zip(starts, counts)]
+    return features[np.sort(np.concatenate(picked))]
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
+               out_path: str | os.PathLike, *, seed: int, log: logging.Logger | None = None,
+               loss_csv: str | os.PathLike | None = None) -> dict:
+    """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.
+
+    `embeddings` is the (C, E) class table in the file's class order. Returns a summary
+    (iterations, final loss, bandwidths, rows per class, seconds). The checkpoint holds
+    everything `load_generator` needs to rebuild the network (`model`), the resolved config, the
+    absolute bandwidths used, class names and what was trained on.
+    """
+    cfg = resolve_config(cfg)
+    device = training_device(cfg["device"])
+    with FeatureFile(feature_file) as ff:
+        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
+        rows = seen_training_rows(ff)
+    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    if table.ndim != 2 or table.shape[0] != len(class_names):
+        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of "
+                         f"{feature_file} ({len(class_names)} classes)")
+    if len(rows.class_id) == 0:
+        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
+
+    reference = None
+    if cfg["bandwidth_mode"] == "relative":
+        reference = median_sq_distance(bandwidth_sample(rows.features, rows.class_id,
+                                                        cfg["median_sample"], seed))
+    bandwidths = resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference)
+
+    sampler = RealSampler(rows.features, rows.class_id, device)
+    n_classes = len(sampler)
+    per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
+    missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
+    del rows
+    if log and missing:
+        log.warning("GMMN: seen classes without any training row (not trained on): %s",
+                    [class_names[c] for c in missing])
+    if log:
+        log.info("GMMN: %d seen classes with rows (%d per step), %d rows, bandwidths %s (%s%s), device %s",
+                 n_classes, per_step, sum(rows_per_class.values()),
+                 [round(b, 4) for b in bandwidths], cfg["bandwidth_mode"],
+                 f", median sq. distance {reference:.4g}" if reference is not None else "", device)
+
+    model = build_gmmn(cfg, table.shape[1], feature_dim,
+                       init_generator=torch.Generator().manual_seed(seed)).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    gen = torch.Generator(device=device).manual_seed(seed)
+    table_dev = table.to(device)
+    bw = torch.tensor(bandwidths, dtype=torch.float32, device=device)
+    m, n_iter = cfg["fake_per_class"], cfg["iterations"]
+
+    curve: list[tuple[int, float]] = []
+    started = time.perf_counter()
+    for it in range(1, n_iter + 1):
+        if per_step == n_classes:
+            which = torch.arange(n_classes, device=device)
+        else:
+            which = torch.randperm(n_classes, generator=gen, device=gen.device)[:per_step].to(device)
+        real = sampler.sample(which, cfg["real_per_class"], gen)
+        a = table_dev[sampler.classes[which]].repeat_interleave(m, dim=0)
+        fake = model(a, generator=gen).view(len(which), m, feature_dim)
+        loss = mmd_loss(fake, real, bw, reduction="mean")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if it == 1 or it % cfg["log_every"] == 0 or it == n_iter:
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(f"GMMN loss is {value} at iteration {it} ({feature_file})")
+            curve.append((it, value))
+            if log and (it == 1 or it == n_iter or it % max(cfg["log_every"], n_iter // 10) == 0):
+                log.info("GMMN iteration %d/%d: loss %.5f", it, n_iter, value)
+    seconds = time.perf_counter() - started
+
+    state = {
+        "kind": CHECKPOINT_KIND,
+        "model": model.config(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": cfg,
+        "bandwidths": bandwidths,
+        "bandwidth_mode": cfg["bandwidth_mode"],
+        "bandwidth_reference": reference,
+        "class_names": class_names,
+        "unseen_classes": unseen_classes,
+        "trained_class_ids": sampler.classes.cpu().tolist(),
+        "rows_per_class": rows_per_class,
+        "feature_file": str(feature_file),
+        "seed": int(seed),
+        "iterations": n_iter,
+        "final_loss": curve[-1][1],
+    }
+    _write_curve(Path(loss_csv) if loss_csv is not None else default_loss_csv(out_path), curve)
+    save_checkpoint(out_path, state)
+    if log:
+        log.info("GMMN: %d iterations in %.1f s, final loss %.5f -> %s", n_iter, seconds, curve[-1][1], out_path)
+    return {"iterations": n_iter, "final_loss": curve[-1][1], "bandwidths": bandwidths,
+            "bandwidth_reference": reference, "rows_per_class": state["rows_per_class"],
+            "seconds": seconds, "curve": curve}
+
+
+def _write_curve(path: Path, curve: Sequence[tuple[int, float]]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["iteration", "loss"])
+            writer.writerows((it, repr(value)) for it, value in curve)
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GMMN, dict]:
+    """The trained GMMN (eval mode, on `device`) and its checkpoint dict."""
+    state = load_checkpoint(path, rebuild_hint=str(path))
+    if state.get("kind") != CHECKPOINT_KIND or "model" not in state:
+        raise ValueError(f"{path} is not a GMMN generator checkpoint (kind {state.get('kind')!r}); "
+                         f"delete it and rerun `snakemake {path}`")
+    return gmmn_from_state(state).to(device), state
+
+
+# ---------------------------------------------------------------- banks
+
+
+class CorruptBank(OSError):
+    """A bank file that is missing, unreadable, inconsistent or was never finished."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        super().__init__(f"{path}: {problem}. Rebuild it: `snakemake --forcerun {path}` "
+                         f"(or delete {path} and rerun the workflow).")
+        self.path = str(path)
+
+
+@dataclass(frozen=True)
+class Bank:
+    features: np.ndarray  # (N_total, D) float32
+    class_id: np.ndarray  # (N_total,) int16
+    class_names: list[str]
+    unseen_classes: list[str]
+    unseen_class_ids: list[int]
+    n_per_class: int
+    attrs: dict
+
+
+def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
+               unseen_class_ids: Sequence[int], n_per_class: int, out_h5: str | os.PathLike, *,
+               seed: int, class_names: Sequence[str], device: str | torch.device | None = None) -> None:
+    """`n_per_class` generated features for each unseen class, written atomically to `out_h5`.
+
+    Noise (and dropout masks with `dropout_at_generation`) come from a CPU generator seeded
+    with `seed`, class after class in the given order: the same bank on every device up to
+    floating-point differences of the network. Generation runs on CUDA when available.
+    """
+    device = training_device("auto") if device is None else torch.device(device)
+    model, state = load_generator(generator_path, device)
+    class_names = list(class_names)
+    if state.get("class_names") not in (None, class_names):
+        raise ValueError(f"{generator_path} was trained with classes {state['class_names']}, "
+                         f"not {class_names}")
+    table = np.asarray(embeddings, dtype=np.float32)
+    if table.shape != (len(class_names), model.embed_dim):
+        raise ValueError(f"embeddings {table.shape} must be ({len(class_names)}, {model.embed_dim})")
+    ids = [int(c) for c in unseen_class_ids]
+    if any(not 0 <= c < len(class_names) for c in ids) or len(set(ids)) != len(ids):
+        raise ValueError(f"unseen class ids {ids} must be distinct ids of the {len(class_names)} classes")
+    n = int(n_per_class)
+    if n < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n}")
+    dropout = bool(state.get("config", {}).get("dropout_at_generation", False))
+    gen = torch.Generator().manual_seed(seed)
+    tab = torch.from_numpy(table)
+    with atomic_path(out_h5) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs["complete"] = False
+            feats = h5.create_dataset("features", shape=(n * len(ids), model.feature_dim), dtype=np.float32,
+                                      chunks=(min(4096, max(n * len(ids), 1)), model.feature_dim))
+            h5.create_dataset("class_id", data=np.repeat(np.array(ids, dtype=np.int16), n))
+            for i, c in enumerate(ids):
+                out, _ = model.generate(tab, n, gen, class_ids=[c], dropout=dropout)
+                feats[i * n:(i + 1) * n] = out.cpu().numpy()
+            h5.attrs.update({
+                "layout_version": BANK_LAYOUT_VERSION, "feature_dim": model.feature_dim,
+                "class_names": json.dumps(class_names),
+                "unseen_classes": json.dumps([class_names[c] for c in ids]),
+                "unseen_class_ids": json.dumps(ids), "n_per_class": n,
+                "generator": str(generator_path), "seed": int(seed),
+                "dropout_at_generation": dropout})
+            h5.attrs["complete"] = True
+
+
+def read_bank(path: str | os.PathLike) -> Bank:
+    """A bank written by `write_bank`; CorruptBank (naming the file and how to rebuild it) if bad."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorruptBank(path, "file is missing")
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5.attrs)
+            complete = attrs.get("complete")
+            if not (isinstance(complete, (bool, np.bool_)) and complete):
+                raise CorruptBank(path, "incomplete (its writer was interrupted)")
+            if attrs.get("layout_version") != BANK_LAYOUT_VERSION:
+                raise CorruptBank(path, f"layout version {attrs.get('layout_version')}, "
+                                        f"this code reads {BANK_LAYOUT_VERSION}")
+            missing = [d for d in ("features", "class_id") if not isinstance(h5.get(d), h5py.Dataset)]
+            if missing:
+                raise CorruptBank(path, f"missing datasets {missing}")
+            features = h5["features"][()].astype(np.float32, copy=False)
+            class_id = h5["class_id"][()]
+    except CorruptBank:
+        raise
+    except (OSError, KeyError, ValueError) as error:
+        raise CorruptBank(path, f"not a readable bank ({error})") from None
+    try:
+        class_names = json.loads(attrs["class_names"])
+        unseen_classes = json.loads(attrs["unseen_classes"])
+        ids = [int(c) for c in json.loads(attrs["unseen_class_ids"])]
+        n = int(attrs["n_per_class"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptBank(path, f"bad attrs ({error})") from None
+    expected = np.repeat(np.array(ids, dtype=np.int64), n)
+    if (features.ndim != 2 or features.shape != (len(expected), int(attrs["feature_dim"]))
+            or class_id.shape != expected.shape or not np.array_equal(class_id, expected)):
+        raise CorruptBank(path, f"datasets disagree with attrs: features {features.shape}, "
+                                f"class_id {class_id.shape}, {len(ids)} classes x {n} rows expected")
+    if not np.isfinite(features).all():
+        raise CorruptBank(path, "non-finite features")
+    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
+    return Bank(features, class_id, class_names, unseen_classes, ids, n, plain)
+
+
+def default_bank_size(feature_file: str | os.PathLike) -> int:
+    """Mean number of real rows per seen class in the generator's training data, rounded.
+
+    Counts rows of seen classes from images without unseen pixels (what `train_gmmn` trains on),
+    averaged over the seen classes that have at least one such row.
+    """
+    with FeatureFile(feature_file) as ff:
+        seen = seen_class_ids(ff)
+        has_unseen = ff.image_table()["has_unseen"]
+    with h5py.File(feature_file, "r") as h5:  # two columns only: the features are not needed
+        class_id = h5["class_id"][()]
+        image = h5["image"][()]
+    class_id = class_id[~has_unseen[image]]
+    counts = np.bincount(class_id.astype(np.int64), minlength=max(seen, default=0) + 1)[seen]
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
+    return int(round(float(counts.mean())))
