@@ -1,5 +1,6 @@
 """Feature extraction: stored rows are the eval-mode segmenter's features at their positions."""
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from torchvision import tv_tensors
@@ -23,7 +24,7 @@ def test_rows_equal_the_model_features_at_their_positions(tmp_path):
     model = DeepLabV3Plus(21, backbone="resnet_tiny", aspp_channels=8, feature_dim=8,
                           low_level_channels=4, aspp_rates=(1, 2, 3))
     out = tmp_path / "train.h5"
-    n = extract_features(model, index, "train", VOC_CLASSES, unseen, out, max_per_class=5, seed=0)
+    n = extract_features(model, index, "train", VOC_CLASSES, unseen, out, max_per_class=5, seed=0, device="cpu")
     assert n == 5
     model.eval()
     with FeatureFile(out) as f:
@@ -41,3 +42,45 @@ def test_rows_equal_the_model_features_at_their_positions(tmp_path):
             np.testing.assert_allclose(got.features, want[:, y, xx].T, rtol=1e-2, atol=1e-2)
             # at most 5 rows per class present on the feature grid
             assert np.bincount(got.class_id).max() <= 5
+
+
+def test_device_side_rows_equal_the_numpy_reference():
+    """The CUDA path's rows and region means (run here on CPU tensors) equal FeatureWriter.add's."""
+    from zs3core.feature_extraction import feature_grid, image_rows, plan_image
+    from zs3core.features import connected_regions, downsample_labels, region_means, sample_pixels
+
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 3, (35, 43)).astype(np.uint8)
+    mask[:4, :] = 255
+    grid = feature_grid(35, 43)
+    assert grid == (9, 11)
+    feats = rng.standard_normal((5, *grid)).astype(np.float32)
+    plan = plan_image(mask, grid, 4, np.random.default_rng(1))
+    label = downsample_labels(mask, grid)
+    np.testing.assert_array_equal(plan["label_small"], label)
+    pixels = sample_pixels(label, 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(plan["pixels"], pixels)
+    rows, means = image_rows(torch.from_numpy(feats), plan)
+    np.testing.assert_allclose(rows.numpy(), feats.reshape(5, -1)[:, pixels].T)
+    want, sizes = region_means(feats, connected_regions(label))
+    np.testing.assert_array_equal(plan["sizes"], sizes)
+    np.testing.assert_allclose(means.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_path_writes_what_the_cpu_path_writes(tmp_path):
+    root, _ = make_voc(tmp_path, [f"t{i}" for i in range(6)], ["v0"], size=(50, 61))
+    index = tmp_path / "index.csv"
+    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(21, backbone="resnet_tiny", aspp_channels=8, feature_dim=8,
+                          low_level_channels=4, aspp_rates=(1, 2, 3))
+    for device in ("cpu", "cuda"):
+        extract_features(model, index, "train", VOC_CLASSES, ["cow"], tmp_path / f"{device}.h5",
+                         max_per_class=5, seed=0, device=device)
+    with FeatureFile(tmp_path / "cpu.h5") as a, FeatureFile(tmp_path / "cuda.h5") as b:
+        ra, rb = a.read(), b.read()
+        np.testing.assert_array_equal(ra.position, rb.position)
+        np.testing.assert_array_equal(ra.region, rb.region)
+        np.testing.assert_allclose(ra.features, rb.features, rtol=1e-2, atol=1e-2)
+        np.testing.assert_allclose(a.read_regions()["features"], b.read_regions()["features"], rtol=1e-2, atol=1e-2)

@@ -33,3 +33,17 @@ def test_atomic_dir(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "a.png").write_bytes(b"x")
     assert [p.name for p in target.iterdir()] == ["a.png"]
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_npy(tmp_path / "a.npy", np.arange(2))
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.npy").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

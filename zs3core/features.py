@@ -267,21 +267,37 @@ class FeatureWriter:
         `has_unseen` defaults to "an unseen class survives in `label_small`"; pass the answer
         from the full-resolution label when a tiny unseen region may vanish in downsampling.
         """
-        if self._stack is None:
-            raise RuntimeError("FeatureWriter.add outside its `with` block")
         features = np.asarray(features, dtype=np.float32)
         label_small = np.asarray(label_small)
         self._check_image(image_id, features, label_small)
         regions = connected_regions(label_small)
         pixels = sample_pixels(label_small, self.max_per_class, rng)
-        class_id = label_small.ravel()[pixels].astype(np.int16)
         means, sizes = region_means(features, regions)
+        self.append(image_id, features.reshape(self.feature_dim, -1)[:, pixels].T, pixels, label_small,
+                     regions, means, sizes, has_unseen=has_unseen)
+
+    def append(self, image_id: str, rows: np.ndarray, pixels: np.ndarray, label_small: np.ndarray,
+               regions: np.ndarray, means: np.ndarray, sizes: np.ndarray, *,
+               has_unseen: bool | None = None) -> None:
+        """Append one image whose sampled rows and region means were computed by the caller.
+
+        `add` computes them with numpy; the extraction loop computes them where the features
+        live (on the GPU) and moves only these small arrays. `pixels` are the flat indices of
+        `rows` on the (h, w) grid, as `sample_pixels` returns them; `regions` as
+        `connected_regions` returns them; `means`, `sizes` as `region_means` returns them.
+        """
+        if self._stack is None:
+            raise RuntimeError("FeatureWriter.add outside its `with` block")
+        self._check_label(image_id, label_small)
+        if rows.shape != (pixels.size, self.feature_dim):
+            raise ValueError(f"{image_id}: rows {rows.shape} do not match ({pixels.size}, {self.feature_dim})")
+        class_id = label_small.ravel()[pixels].astype(np.int16)
         if has_unseen is None:
             has_unseen = bool(np.isin(label_small, self._unseen_ids).any())
 
         h, w = label_small.shape
         appended = {
-            "features": _to_float16(features.reshape(self.feature_dim, -1)[:, pixels].T, image_id),
+            "features": _to_float16(np.asarray(rows, dtype=np.float32), image_id),
             "image": np.full(pixels.size, self._n_images, dtype=np.int32),
             "class_id": class_id,
             "position": np.stack(np.divmod(pixels, w), axis=1).astype(np.int16),
@@ -302,13 +318,16 @@ class FeatureWriter:
         self._n_images += 1
 
     def _check_image(self, image_id: str, features: np.ndarray, label_small: np.ndarray) -> None:
+        self._check_label(image_id, label_small)
+        if features.shape != (self.feature_dim, *label_small.shape):
+            raise ValueError(f"{image_id}: features {features.shape} do not match "
+                             f"(feature_dim, h, w) = ({self.feature_dim}, *{label_small.shape})")
+
+    def _check_label(self, image_id: str, label_small: np.ndarray) -> None:
         if not isinstance(image_id, str) or not image_id:
             raise ValueError(f"image_id must be a non-empty string, got {image_id!r}")
         if label_small.ndim != 2 or not np.issubdtype(label_small.dtype, np.integer):
             raise ValueError(f"{image_id}: label_small must be a 2-D integer map")
-        if features.shape != (self.feature_dim, *label_small.shape):
-            raise ValueError(f"{image_id}: features {features.shape} do not match "
-                             f"(feature_dim, h, w) = ({self.feature_dim}, *{label_small.shape})")
         if max(label_small.shape) > np.iinfo(np.int16).max:
             raise ValueError(f"{image_id}: feature grid {label_small.shape} too large for int16")
         bad = ((label_small < 0) | (label_small >= len(self.class_names))) & (label_small != VOID)

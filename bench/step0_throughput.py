@@ -1,0 +1,157 @@
+"""Throughput of the paper-scale stages: DeepLabv3+ training, feature extraction, the generator.
+
+Measures, on CUDA when present (else a small CPU configuration):
+1. DeepLabv3+ training images/s (ResNet-101, output stride 16, crop 312, batch 16), fp32 and
+   bf16 autocast;
+2. feature extraction images/s against the bare model forward on the same images (VOC-sized
+   375x500 JPEGs in the real on-disk layout), and the bytes written per image;
+3. the generator stage for VOC-sized banks: GMMN training iterations/s at D=256 over 15 seen
+   classes, and the time to write a bank of 15,000 features for each of 5 unseen classes.
+
+Usage: python bench/step0_throughput.py [--quick]   (prints a Markdown table)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fixtures import VOC_CLASSES, make_voc  # noqa: E402
+from zs3core.data.dataset import SegmentationDataset  # noqa: E402
+from zs3core.data.index import index_rows, write_index  # noqa: E402
+from zs3core.data.transforms import eval_transform  # noqa: E402
+from zs3core.data.voc import voc_records  # noqa: E402
+from zs3core.feature_extraction import extract_features  # noqa: E402
+from zs3core.features import FeatureWriter  # noqa: E402
+from zs3core.models.deeplab import DeepLabV3Plus  # noqa: E402
+from zs3core.train.generator import train_gmmn, write_bank  # noqa: E402
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def training_rate(model, device, batch, crop, dtype, steps):
+    model.train().to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = torch.randn(batch, 3, crop, crop, device=device)
+    y = torch.randint(0, 21, (batch, crop, crop), device=device)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return batch * steps / (time.perf_counter() - t)
+
+
+@torch.no_grad()
+def forward_rate(model, dataset, device):
+    """The bare model on images already decoded and in memory: the ceiling extraction is held to."""
+    model.eval().to(device)
+    images = [dataset[i][0][None].to(device) for i in range(len(dataset))]
+    for x in images[:3]:
+        model.features(x).float().cpu()
+    sync(device)
+    t = time.perf_counter()
+    for x in images:
+        model.features(x).float().cpu()
+    sync(device)
+    return len(images) / (time.perf_counter() - t)
+
+
+def toy_feature_file(path, n_images, dim, classes, rng):
+    with FeatureWriter(path, dim, classes, classes[16:], max_per_class=100) as w:
+        for i in range(n_images):
+            label = rng.integers(0, 16, (32, 32)).astype(np.uint8)
+            w.add(f"im{i}", rng.standard_normal((dim, 32, 32)).astype(np.float32), label, rng)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a CPU smoke run)")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    quick = args.quick or device.type == "cpu"
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    rows = []
+    torch.backends.cudnn.benchmark = True
+
+    crop, batch, steps = (97, 2, 2) if quick else (312, 16, 10)
+    for label, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+        model = DeepLabV3Plus(21, backbone="resnet101")
+        rate = training_rate(model, device, batch, crop, dtype, steps)
+        rows.append((f"DeepLabv3+ R101 training, crop {crop}, batch {batch}, {label}", f"{rate:.1f} images/s"))
+        del model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        n = 8 if quick else 320
+        size = (120, 160) if quick else (375, 500)
+        root, _ = make_voc(tmp, [f"t{i:03d}" for i in range(n)], ["v0"], size=size)
+        index = tmp / "index.csv"
+        write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+        model = DeepLabV3Plus(21, backbone="resnet101")
+        model.train()
+        with torch.no_grad():  # settle the batch-norm statistics so eval features are finite
+            for _ in range(30):
+                model(torch.randn(2, 3, 65, 65))
+        dataset = SegmentationDataset(index, "train", eval_transform())
+        bare = forward_rate(model, dataset, device)
+        out = tmp / "train.h5"
+        workers = 0 if quick else 6
+        t = time.perf_counter()
+        for _ in torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=workers):
+            pass
+        loading = n / (time.perf_counter() - t)
+        t = time.perf_counter()
+        extract_features(model, index, "train", VOC_CLASSES, ["cow", "motorbike"], out,
+                         max_per_class=100, seed=0, num_workers=workers, device=str(device))
+        sync(device)
+        extract = n / (time.perf_counter() - t)
+        rows.append((f"bare R101 features(), {size[1]}x{size[0]} images in memory", f"{bare:.1f} images/s"))
+        rows.append((f"data loading alone ({workers} workers)", f"{loading:.1f} images/s"))
+        rows.append((f"feature extraction, {n} images (load + forward + sample + HDF5, start-up included)",
+                     f"{extract:.1f} images/s = {100 * extract / bare:.0f}% of bare"))
+        rows.append(("feature file size", f"{out.stat().st_size / n / 1024:.1f} KiB per image"))
+
+        classes = [f"c{i}" for i in range(21)]
+        feats = tmp / "toy.h5"
+        toy_feature_file(feats, 20 if quick else 200, 256, classes, np.random.default_rng(0))
+        iterations = 20 if quick else 1000
+        emb = np.random.default_rng(1).standard_normal((21, 300)).astype(np.float32)
+        t = time.perf_counter()
+        train_gmmn(feats, emb, {"iterations": iterations, "device": device.type}, tmp / "g.pt", seed=0)
+        gen_s = time.perf_counter() - t
+        rows.append((f"GMMN training, D=256, 16 seen classes x 128 + 128", f"{iterations / gen_s:.1f} iterations/s"))
+        t = time.perf_counter()
+        write_bank(tmp / "g.pt", emb, [16, 17, 18, 19, 20], 15000, tmp / "bank.h5", seed=0,
+                   class_names=classes, device=device)
+        rows.append(("bank of 5 x 15,000 features", f"{time.perf_counter() - t:.2f} s"))
+
+    print(f"| measurement on {name} | result |\n|---|---|")
+    for what, value in rows:
+        print(f"| {what} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
