@@ -180,3 +180,15 @@ def make_context(tmp, ids_train: Sequence[str], ids_val: Sequence[str],
     _write_ids(fx.splits_dir / "train.txt", ids_train)
     _write_ids(fx.splits_dir / "val.txt", ids_val)
     return fx
+
+
+def make_voc_index(tmp, ids_train: Sequence[str], ids_val: Sequence[str], size=(24, 32), rng=0
+                   ) -> tuple[Path, dict[str, np.ndarray]]:
+    """A VOC fixture and its `index.csv` (built by the project's indexer): (index path, labels)."""
+    from zs3core.data.index import index_rows, write_index
+    from zs3core.data.voc import voc_records
+
+    root, labels = make_voc(tmp, ids_train, ids_val, size=size, rng=rng)
+    index = Path(tmp) / "index.csv"
+    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+    return index, labels

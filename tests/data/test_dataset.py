@@ -3,21 +3,14 @@ import numpy as np
 import torch
 from torchvision import tv_tensors
 
-from fixtures import make_voc
+from fixtures import VOC_CLASSES as CLASSES, make_voc_index
 from zs3core.data.dataset import SegmentationDataset, without_classes
-from zs3core.data.index import index_rows, write_index
 from zs3core.data.transforms import eval_transform, train_transform
-from zs3core.data.voc import voc_records
 
-CLASSES = ("background aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog "
-           "horse motorbike person pottedplant sheep sofa train tvmonitor").split()
 
 
 def build_index(tmp_path):
-    root, labels = make_voc(tmp_path, [f"t{i}" for i in range(6)], ["v0", "v1"], size=(24, 32))
-    index = tmp_path / "index.csv"
-    write_index(index, index_rows(voc_records(root), CLASSES))
-    return index, labels
+    return make_voc_index(tmp_path, [f"t{i}" for i in range(6)], ["v0", "v1"], size=(24, 32))
 
 
 def test_eval_items_keep_full_resolution_labels(tmp_path):

@@ -3,9 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import VOC_CLASSES, make_voc
-from zs3core.data.index import index_rows, write_index
-from zs3core.data.voc import voc_records
+from fixtures import VOC_CLASSES, make_voc_index
 from zs3core.train.step0 import load_step0, scorer, train_step0, training_set
 
 TINY = {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_level_channels": 4,
@@ -17,10 +15,7 @@ TINY = {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_le
 
 @pytest.fixture
 def voc_index(tmp_path):
-    root, labels = make_voc(tmp_path, [f"t{i:02d}" for i in range(12)], ["v0", "v1"], size=(32, 40))
-    index = tmp_path / "index.csv"
-    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
-    return index, labels
+    return make_voc_index(tmp_path, [f"t{i:02d}" for i in range(12)], ["v0", "v1"], size=(32, 40))
 
 
 def unseen_pair(labels):
