@@ -10,7 +10,7 @@ rule train_generator:
         weights="generators/{dataset}/k{K}/gmmn.pt",
         loss_curve="generators/{dataset}/k{K}/gmmn_loss.csv",
     params:
-        generator=config["generator"],
+        generator=lambda wc: stage_config(config, "generator", wc.dataset),
         seed=config["seed"],
     threads: config["compute"]["threads"]
     log:

@@ -1,0 +1,31 @@
+"""Summarise a workflow run's Snakemake benchmark files (benchmarks/<rule>/<job>.tsv) per stage.
+
+Prints, per rule: jobs, total wall seconds, the slowest job, and the largest peak memory (max RSS).
+Run after `make run`:  .venv/bin/python bench/stage_times.py [benchmarks]
+"""
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def main(folder: str = "benchmarks") -> None:
+    rows = []
+    for tsv in sorted(Path(folder).glob("*/**/*.tsv")):
+        record = pd.read_csv(tsv, sep="\t").iloc[-1]
+        rows.append({"rule": tsv.relative_to(folder).parts[0], "job": tsv.stem,
+                     "seconds": float(record["s"]), "max_rss_mb": float(record["max_rss"])})
+    if not rows:
+        sys.exit(f"no benchmark files under {folder}/: run the workflow first")
+    df = pd.DataFrame(rows)
+    summary = df.groupby("rule").agg(jobs=("job", "size"), seconds=("seconds", "sum"),
+                                     slowest=("seconds", "max"), peak_rss_mb=("max_rss_mb", "max"))
+    summary = summary.sort_values("seconds", ascending=False)
+    total = summary["seconds"].sum()
+    summary["share"] = (100 * summary["seconds"] / total).round(1).astype(str) + "%"
+    print(summary.round(1).to_markdown())
+    print(f"\ntotal job time {total / 60:.1f} min over {len(df)} jobs")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
