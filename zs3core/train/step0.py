@@ -19,7 +19,7 @@ from torch import nn
 
 from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
 from zs3core.data.transforms import train_transform
-from zs3core.models.deeplab import DeepLabV3Plus, build_segmenter
+from zs3core.models.deeplab import build_segmenter
 from zs3core.models.devise import CosineLoss, DeviseSegmenter
 from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
 
@@ -98,11 +98,6 @@ def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.
     state, _ = load_trained(path, rebuild_hint=rebuild_hint or str(path))
     model.load_state_dict(state)
     return model.eval()
-
-
-def segmenter_of(model: nn.Module) -> DeepLabV3Plus:
-    """The DeepLabv3+ inside a step-0 network (whose `features` later stages read)."""
-    return model.segmenter if isinstance(model, DeviseSegmenter) else model
 
 
 def scorer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
