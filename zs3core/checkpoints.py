@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,35 @@ def load_checkpoint(path: str | os.PathLike, rebuild_hint: str | None = None) ->
                                 f"{todo}") from e
     if not isinstance(state, dict):
         raise CorruptCheckpoint(f"{path} holds a {type(state).__name__}, not a checkpoint dict; {todo}")
+    return state
+
+
+# What a pickled numpy float64 scalar needs (the authors' `best_pred`), under numpy 2's name and the
+# numpy 1 name their files were written with; no other non-tensor object is let through.
+NUMPY_SCALAR_GLOBALS = [np._core.multiarray.scalar, (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+                        np.dtype, np.dtypes.Float64DType]
+
+
+def load_foreign_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a checkpoint written by other code (the authors' files, ImageNet backbones) on the CPU.
+
+    `weights_only=True` with only numpy float64 scalars allow-listed (never `weights_only=False`,
+    which would run whatever the file pickled). A missing file raises FileNotFoundError; any other
+    pickled object, or a file that is not a checkpoint dict, raises `CorruptCheckpoint` naming both.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        found = re.search(r"WeightsUnpickler error: (.*?)(?: was not an allowed global|\n|$)", str(e))
+        reason = found.group(1) if found else f"{type(e).__name__}: {str(e).strip()[:200]}"
+        raise CorruptCheckpoint(f"{path} cannot be loaded safely ({reason}); expected only tensors, containers "
+                                f"and numpy float64 scalars") from e
+    if not isinstance(state, dict):
+        raise CorruptCheckpoint(f"{path} holds a {type(state).__name__}, expected a checkpoint dict")
     return state
 
 

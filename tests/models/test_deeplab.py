@@ -121,6 +121,8 @@ def test_imagenet_needs_local_cache(tmp_path, monkeypatch):
     ({**TINY, "init": "imagenet"}, "segmenter.init"),
     ({**TINY, "init": "random"}, "segmenter.init"),
     ({**TINY, "init": "file"}, "segmenter.backbone_weights"),
+    ({**TINY, "init": "authors"}, "segmenter.backbone_weights"),
+    ({**TINY, "architecture": "xception"}, "segmenter.architecture"),
 ])
 def test_bad_config(cfg, key):
     with pytest.raises(ValueError, match=key):

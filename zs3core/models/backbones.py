@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from torchvision import models
 from torchvision.models.resnet import BasicBlock
 
+from zs3core.checkpoints import load_foreign_checkpoint
+
 TORCHVISION = {
     "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V1),
     "resnet101": (models.resnet101, models.ResNet101_Weights.IMAGENET1K_V1),
@@ -117,8 +119,9 @@ def load_backbone_weights(backbone: ResNetFeatures, path: str | os.PathLike) -> 
     Accepts a bare state dict or one under 'state_dict', with or without a DataParallel
     'module.' prefix (the authors' ImageNet-without-Pascal files). A classification
     checkpoint's `fc.*` is dropped; a missing `num_batches_tracked` (older files) is tolerated.
+    Numpy float64 scalars beside the weights are allowed, no other pickled object.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_foreign_checkpoint(path)
     state = state.get("state_dict", state)
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
     own = backbone.state_dict()

@@ -7,6 +7,8 @@ Defaults are the paper's: ResNet-101, output stride 16, multi-grid (1, 2, 4), AS
 decoder dropouts 0.5/0.1. Rates are in pixels of the stride-16 map: small inputs (the CPU
 default's 64x64 images give 4x4 maps) need smaller ones, or the atrous taps fall in the padding.
 The authors upsample with align_corners=True; the default here is False (torchvision's).
+`architecture: authors` fixes every architecture key to the authors' values (their code, valeoai/ZS3,
+computes exactly this network, and with ImageNet normalisation their checkpoints load unchanged).
 """
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from typing import Iterator, Sequence
 import torch.nn.functional as F
 from torch import Tensor, cat, nn
 
+from zs3core.authors import resolve_architecture
+
 from .backbones import (BACKBONES, OUTPUT_STRIDES, TORCHVISION, imagenet_checkpoint,
                         load_backbone_weights, tiny_resnet, torchvision_resnet)
 
-INITS = ("none", "imagenet", "file")
+INITS = ("none", "imagenet", "file", "authors")
 
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 1, dilation: int = 1) -> list[nn.Module]:
@@ -123,10 +127,13 @@ class DeepLabV3Plus(nn.Module):
 def build_segmenter(num_outputs: int, cfg: dict) -> DeepLabV3Plus:
     """DeepLabV3Plus from the `segmenter` config section; absent keys take the paper's values.
 
-    Keys: backbone, output_stride, multi_grid, aspp_channels, aspp_rates (at stride 16),
-    feature_dim, low_level_channels, decoder_dropout, align_corners, tiny_widths, tiny_blocks
-    (resnet_tiny only), init (none | imagenet | file) and backbone_weights (for init=file).
+    Keys: architecture (deeplabv3plus: the keys below | authors: their values, see
+    `zs3core.authors`), backbone, output_stride, multi_grid, aspp_channels, aspp_rates (at stride
+    16), feature_dim, low_level_channels, decoder_dropout, align_corners, tiny_widths, tiny_blocks
+    (resnet_tiny only), init (none | imagenet | file | authors) and backbone_weights (for init=file,
+    and init=authors: their ImageNet ResNet without Pascal classes, `authors.with_authors_backbone`).
     """
+    cfg = resolve_architecture(cfg)
     arch = {k: cfg[k] for k in ("backbone", "output_stride", "multi_grid", "aspp_channels", "aspp_rates",
                                 "feature_dim", "low_level_channels", "decoder_dropout", "align_corners")
             if k in cfg}
@@ -137,9 +144,9 @@ def build_segmenter(num_outputs: int, cfg: dict) -> DeepLabV3Plus:
     if init == "imagenet":
         _check(backbone in TORCHVISION, "init", init, f"'none' or 'file' for backbone {backbone}")
         load_backbone_weights(model.backbone, imagenet_checkpoint(backbone))
-    elif init == "file":
+    elif init in ("file", "authors"):
         _check(bool(cfg.get("backbone_weights")), "backbone_weights", cfg.get("backbone_weights"),
-               "a checkpoint path when segmenter.init=file")
+               f"a checkpoint path when segmenter.init={init}")
         load_backbone_weights(model.backbone, cfg["backbone_weights"])
     return model
 
