@@ -81,15 +81,18 @@ class GMMN(nn.Module):
             noise = self.sample_noise(embeddings.shape[0], generator)
         device = self.fc1.weight.device
         h = self.fc1(torch.cat([embeddings.to(device), noise.to(device)], dim=1))
-        h = F.leaky_relu(h, 0.2)
-        if (self.training if dropout is None else dropout) and self.dropout > 0:
-            if generator is None:
-                h = F.dropout(h, self.dropout, training=True)
-            else:
-                keep = torch.rand(h.shape, generator=generator, device=generator.device)
-                h = h * ((keep >= self.dropout).to(device, h.dtype) / (1.0 - self.dropout))
-        out = self.fc2(h)
+        out = self.fc2(self.hidden_dropout(F.leaky_relu(h, 0.2), generator, dropout))
         return F.relu(out) if self.output_relu else out
+
+    def hidden_dropout(self, h: Tensor, generator: torch.Generator | None, dropout: bool | None) -> Tensor:
+        """Dropout on the hidden layer, active in training mode unless `dropout` says otherwise;
+        masks from `generator` when one is given (see `forward`)."""
+        if not ((self.training if dropout is None else dropout) and self.dropout > 0):
+            return h
+        if generator is None:
+            return F.dropout(h, self.dropout, training=True)
+        keep = torch.rand(h.shape, generator=generator, device=generator.device)
+        return h * ((keep >= self.dropout).to(h.device, h.dtype) / (1.0 - self.dropout))
 
     @torch.no_grad()
     def generate(self, embeddings: Tensor, n_per_class: int, generator: torch.Generator, *,

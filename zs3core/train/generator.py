@@ -5,7 +5,8 @@ Jobs
   (`zs3core.models.gmmn.GMMN`) and writes its checkpoint atomically, plus a loss-curve CSV.
 - `write_bank(generator_path, embeddings, unseen_class_ids, n_per_class, out_h5, seed=...,
   class_names=...)`: N synthetic features per unseen class, as an HDF5 "bank" read back by
-  `read_bank` (what the classifier retraining of step 2 reads).
+  `read_bank` (what the classifier retraining of step 2 reads); `save_bank` writes that layout
+  (also for the graph-context bank, `zs3core.train.graph_context`).
 - `default_bank_size(feature_file)`: the default N.
 
 What the generator sees. Only rows of SEEN classes from images WITHOUT any unseen pixel
@@ -68,7 +69,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import h5py
 import numpy as np
@@ -385,22 +386,34 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     dropout = bool(state.get("config", {}).get("dropout_at_generation", False))
     gen = torch.Generator().manual_seed(seed)
     tab = torch.from_numpy(table)
+    blocks = (model.generate(tab, n, gen, class_ids=[c], dropout=dropout)[0].cpu().numpy() for c in ids)
+    save_bank(out_h5, blocks, ids, n, class_names, model.feature_dim,
+              {"generator": str(generator_path), "seed": int(seed), "dropout_at_generation": dropout})
+
+
+def save_bank(out_h5: str | os.PathLike, blocks: Iterable[np.ndarray], ids: Sequence[int], n: int,
+              class_names: Sequence[str], feature_dim: int, attrs: dict,
+              datasets: dict[str, np.ndarray] | None = None) -> None:
+    """Write `n` rows per class of `ids` (one block each, in order) as a bank, atomically.
+
+    `attrs` and `datasets` record where the rows came from (read back in `Bank.attrs`).
+    """
+    ids = [int(c) for c in ids]
     with atomic_path(out_h5) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["complete"] = False
-            feats = h5.create_dataset("features", shape=(n * len(ids), model.feature_dim), dtype=np.float32,
-                                      chunks=(min(4096, max(n * len(ids), 1)), model.feature_dim))
+            feats = h5.create_dataset("features", shape=(n * len(ids), feature_dim), dtype=np.float32,
+                                      chunks=(min(4096, max(n * len(ids), 1)), feature_dim))
             h5.create_dataset("class_id", data=np.repeat(np.array(ids, dtype=np.int16), n))
-            for i, c in enumerate(ids):
-                out, _ = model.generate(tab, n, gen, class_ids=[c], dropout=dropout)
-                feats[i * n:(i + 1) * n] = out.cpu().numpy()
+            for i, block in enumerate(blocks):
+                feats[i * n:(i + 1) * n] = block
+            for name, values in (datasets or {}).items():
+                h5.create_dataset(name, data=values)
             h5.attrs.update({
-                "layout_version": BANK_LAYOUT_VERSION, "feature_dim": model.feature_dim,
-                "class_names": json.dumps(class_names),
+                "layout_version": BANK_LAYOUT_VERSION, "feature_dim": int(feature_dim),
+                "class_names": json.dumps(list(class_names)),
                 "unseen_classes": json.dumps([class_names[c] for c in ids]),
-                "unseen_class_ids": json.dumps(ids), "n_per_class": n,
-                "generator": str(generator_path), "seed": int(seed),
-                "dropout_at_generation": dropout})
+                "unseen_class_ids": json.dumps(ids), "n_per_class": int(n), **attrs})
             h5.attrs["complete"] = True
 
 

@@ -1,0 +1,194 @@
+"""GC training and banks on a toy feature file: region means, seen-only data, no unseen feature read."""
+import json
+from collections import deque
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import zs3core.features as features_mod
+from zs3core.features import FeatureFile, FeatureWriter
+from zs3core.retrain import retrain
+from zs3core.train.generator import read_bank
+from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
+                                         write_gc_bank)
+
+CLASSES = ["background", "a", "b", "u", "v"]
+UNSEEN = ["u", "v"]  # v is in no mask: its bank rows come from its embedding alone
+D = 4
+MEANS = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [3.0, 3.0, 0, 0], [0, 0, 3.0, 3.0]])
+POISON = 5000.0  # every feature of an image with unseen pixels: any such row would wreck training
+V = 255
+TINY = {"noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 60, "real_per_class": 16,
+        "fake_per_class": 16, "nodes_per_class": 8, "log_every": 5, "device": "cpu", "median_sample": 200}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def toy_labels():
+    """(label map, has unseen) of 8x8 masks: objects on background, some split in two, one void outline."""
+    rng = np.random.default_rng(1)
+    labels = []
+    for i in range(24):
+        label = np.zeros((8, 8), dtype=np.uint8)
+        y, x = rng.integers(0, 5, size=2)
+        label[y:y + 3, x:x + 3] = 1 + i % 2
+        if i % 3 == 0:
+            label[:, 7] = 2 - i % 2  # a second region touching the border
+        labels.append((label, False))
+    for y in (0, 4):  # u next to a, u alone on background, u with a void outline
+        label = np.zeros((8, 8), dtype=np.uint8)
+        label[y:y + 3, 0:3], label[y:y + 3, 4:7] = 3, 1
+        labels.append((label, True))
+    outlined = np.zeros((8, 8), dtype=np.uint8)
+    outlined[1:6, 1:6], outlined[2:5, 2:5] = V, 3
+    labels.append((outlined, True))
+    return labels
+
+
+def write_toy(path, seed=0):
+    rng = np.random.default_rng(seed)
+    maps = []
+    with FeatureWriter(path, D, CLASSES, UNSEEN, max_per_class=20) as writer:
+        for i, (label, unseen) in enumerate(toy_labels()):
+            if unseen:
+                feats = np.full((D, 8, 8), POISON, dtype=np.float32)
+            else:
+                feats = (MEANS[np.where(label == V, 0, label)] + 0.3 * rng.normal(size=(8, 8, D))).transpose(2, 0, 1)
+            writer.add(f"img{i:02d}", feats, label, rng)
+            maps.append((label, feats.astype(np.float16).astype(np.float32)))
+    return maps
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("features") / "train.h5"
+    return path, write_toy(path)
+
+
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("gc") / "gc.pt"
+    summary = train_gc(toy[0], np.eye(5, dtype=np.float32), TINY, out, seed=0, loss_csv=out.with_suffix(".csv"))
+    return out, summary
+
+
+def brute_force_regions(label):
+    """8-connected same-label regions by breadth-first search: lists of pixels."""
+    seen, regions = np.zeros(label.shape, dtype=bool), []
+    for start in zip(*np.nonzero(label != V)):  # scan order
+        if seen[start]:
+            continue
+        queue, pixels = deque([start]), []
+        seen[start] = True
+        while queue:
+            y, x = queue.popleft()
+            pixels.append((y, x))
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    q = (y + dy, x + dx)
+                    if (0 <= q[0] < label.shape[0] and 0 <= q[1] < label.shape[1] and not seen[q]
+                            and label[q] == label[start]):
+                        seen[q] = True
+                        queue.append(q)
+        regions.append((int(label[start]), pixels))
+    return sorted(regions, key=lambda r: r[0])  # region ids: by class, then scan order (stable sort)
+
+
+def test_node_features_are_exact_region_means(toy):
+    path, maps = toy
+    with FeatureFile(path) as ff:
+        graphs, node_features = seen_graphs(ff)
+    assert len(graphs) == 24
+    for g, image in enumerate(graphs.image):
+        label, feats = maps[image]
+        regions = brute_force_regions(label)
+        nodes = slice(graphs.node_start[g], graphs.node_start[g] + graphs.node_count[g])
+        assert graphs.node_class[nodes].tolist() == [c for c, _ in regions]
+        expected = [np.mean([feats[:, y, x] for y, x in pixels], axis=0) for _, pixels in regions]
+        np.testing.assert_allclose(node_features[nodes], expected, rtol=2e-3, atol=2e-3)
+
+
+def test_the_generator_sees_no_unseen_image(toy):
+    with FeatureFile(toy[0]) as ff:
+        graphs, node_features = seen_graphs(ff)
+        has_unseen = ff.image_table()["has_unseen"]
+    assert not has_unseen[graphs.image].any() and not np.isin(graphs.node_class, [3, 4]).any()
+    assert np.abs(node_features).max() < 10  # no poisoned feature
+
+
+def test_training_never_reads_a_poisoned_feature_and_learns(trained):
+    out, summary = trained
+    assert np.isfinite(summary["final_loss"]) and summary["final_loss"] < 3
+    state = torch.load(out, weights_only=True)
+    assert state["kind"] == "gc" and state["trained_class_ids"] == [0, 1, 2]
+    assert max(max(b) for b in state["bandwidths"].values()) < 100  # from real seen features only
+    curve = np.loadtxt(out.with_suffix(".csv"), delimiter=",", skiprows=1)
+    assert curve[-1, 1] < curve[0, 1]
+
+
+def test_training_is_deterministic_under_a_seed(toy, trained, tmp_path):
+    cfg = dict(TINY, iterations=5)
+    states = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train_gc(toy[0], np.eye(5, dtype=np.float32), cfg, tmp_path / f"{name}.pt", seed=seed,
+                 loss_csv=tmp_path / f"{name}.csv")
+        states.append(torch.load(tmp_path / f"{name}.pt", weights_only=True)["state_dict"])
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+
+
+@pytest.fixture
+def no_feature_reads(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bank read a feature")
+
+    for name in ("read", "read_regions", "image_rows", "_read_features"):
+        monkeypatch.setattr(features_mod.FeatureFile, name, refuse)
+
+
+def test_the_bank_reads_only_masks_and_uses_every_unseen_node(toy, trained, tmp_path, no_feature_reads):
+    bank_path = tmp_path / "gc.h5"
+    found = write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 7, bank_path, seed=0)
+    assert found == {"u": 3, "v": 0}  # u once in each of the three unseen masks
+    bank = read_bank(bank_path)
+    assert bank.unseen_classes == UNSEEN and bank.features.shape == (14, D)
+    assert np.abs(bank.features).max() < 50
+    assert bank.attrs["graphs"] == GRAPHS and json.loads(bank.attrs["isolated_classes"]) == ["v"]
+    with h5py.File(bank_path) as h5:
+        assert h5["graph_image_id"].asstr()[()].tolist() == ["img24", "img25", "img26"]
+
+
+def test_the_bank_is_deterministic_under_a_seed(toy, trained, tmp_path):
+    banks = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 5, tmp_path / f"{name}.h5", seed=seed)
+        banks.append(read_bank(tmp_path / f"{name}.h5").features)
+    np.testing.assert_array_equal(banks[0], banks[1])
+    assert not np.array_equal(banks[0], banks[2])
+
+
+def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained, tmp_path):
+    write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 20, tmp_path / "gc.h5", seed=0)
+    bank = read_bank(tmp_path / "gc.h5")
+    cfg = {"epochs": 2, "batch_size": 32, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
+           "unseen_weight": 1.0, "calibration": {"holdout_fraction": 0.2, "max_unseen_rate": 0.05, "gammas": [0, 1]}}
+    state = retrain("zs3gc", toy[0], CLASSES, UNSEEN, cfg, out_path=tmp_path / "zs3gc.pt", seed=0,
+                    extra=[(bank.features, bank.class_id)])
+    assert state["method"] == "zs3gc" and torch.isfinite(state["weight"]).all()
+    assert state["weight"].abs().max() < 10  # a poisoned row would blow the logits up
+
+
+def test_config_keys_are_checked():
+    assert resolve_gc_config({})["weight"] == 0.1
+    with pytest.raises(ValueError, match="unknown"):
+        resolve_gc_config({"bogus": 1})
+    with pytest.raises(ValueError, match="nodes_per_class"):
+        resolve_gc_config({"nodes_per_class": 0})

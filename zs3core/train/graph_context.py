@@ -1,0 +1,261 @@
+"""ZS3Net + GC: train the graph-context generator on seen-only masks; write unseen-node banks.
+
+The generator (`zs3core.models.gcn.GCNGenerator`) replaces the GMMN: the same network with
+graph convolutions, conditioned on a mask's region graph (`zs3core.graph`). The paper gives no
+loss beyond "no change in other hyper-parameters"; this implementation trains one network on
+
+    loss = MMD_pixel + weight * MMD_node
+
+- MMD_pixel: the GMMN's loss (`zs3core.train.generator`), pixels as isolated nodes (A_hat = I,
+  where the network IS the GMMN): `classes_per_step` seen classes, `real_per_class` real pixel
+  rows against `fake_per_class` generated ones per class. It keeps the features pixel-like.
+- MMD_node: for each of the same classes, `nodes_per_class` nodes of that class drawn with
+  replacement from the graphs of seen-only training images; each brings its whole graph (a
+  separate copy with fresh noise), and the generated feature of the drawn node is matched
+  against the node's real feature, the exact mean feature of its region (the authors' code
+  took a single pixel, REFERENCE.md). Its bandwidths are relative to the median squared
+  distance of region means (or absolute, as the GMMN's `bandwidth_mode`).
+- `weight` (default 0.1): the authors' `GCN_weight`, there the weight of a node-level loss
+  beside the pixel-level one.
+Both terms read only seen-only images (asserted on what is loaded): no real feature of an
+unseen class, nor of any image that contains one, reaches the generator.
+
+Bank (`write_gc_bank`). The trained generator runs on the region graphs of the training images
+whose masks contain an unseen class (the paper: their true masks, never their pixels; only
+their downsampled label maps are read, no feature of theirs). The i-th of `n_per_class` features
+of unseen class c is generated at the (i mod m)-th of its m nodes in those graphs, each draw on
+its own copy of the graph with fresh noise, so every unseen region is used equally often. An
+unseen class with no node in any mask (lost to downsampling) is generated as an isolated node:
+from its embedding alone, as the GMMN would (recorded in the bank's `isolated_classes`). The
+bank has the GMMN bank's layout (`read_bank` reads it), plus the image ids of the graphs used.
+
+Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_DEFAULTS`) plus
+  nodes_per_class (16)   seen nodes (graphs) per class and step of the node term
+  weight (0.1)           weight of the node term
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+
+import h5py
+import numpy as np
+import torch
+
+from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.features import FeatureFile
+from zs3core.graph import GraphSet, mask_graph
+from zs3core.io import atomic_path
+from zs3core.mmd import median_sq_distance, mmd_loss, resolve_bandwidths
+from zs3core.models.gcn import GCNGenerator, gcn_from_state
+from zs3core.models.gmmn import MODEL_KEYS
+from zs3core.train.generator import (RealSampler, bandwidth_sample, resolve_config, save_bank, seen_training_rows,
+                                     training_device)
+
+GC_KEYS = {"nodes_per_class": 16, "weight": 0.1}
+CHECKPOINT_KIND = "gc"
+GRAPHS = "true_masks"  # what the bank's graphs are: the training masks that contain unseen classes
+BANK_CHUNK = 4096  # graphs generated per forward pass when writing a bank
+
+
+def resolve_gc_config(cfg: dict | None) -> dict:
+    """The GMMN's defaults and checks (`resolve_config`) plus the GC keys; unknown keys raise."""
+    cfg = dict(cfg or {})
+    gc = {k: cfg.pop(k, default) for k, default in GC_KEYS.items()}
+    if int(gc["nodes_per_class"]) < 1 or not float(gc["weight"]) >= 0:
+        raise ValueError(f"gc.nodes_per_class must be >= 1 and gc.weight >= 0, got {gc}")
+    return {**resolve_config(cfg), "nodes_per_class": int(gc["nodes_per_class"]), "weight": float(gc["weight"])}
+
+
+def graphs_of(ff: FeatureFile, images: np.ndarray) -> GraphSet:
+    """Region graphs of the given images, from their stored label maps alone."""
+    return GraphSet([mask_graph(ff.label_map(int(i))) for i in images], images)
+
+
+def seen_graphs(ff: FeatureFile) -> tuple[GraphSet, np.ndarray]:
+    """Graphs of the seen-only images and the real mean feature of every node (their regions).
+
+    Checked, not just requested: no node of an unseen class or of an image with unseen pixels,
+    and the graphs' nodes are the file's regions (same count and class, image by image).
+    """
+    has_unseen = ff.image_table()["has_unseen"]
+    graphs = graphs_of(ff, np.flatnonzero(~has_unseen))
+    regions = ff.read_regions(exclude_unseen_images=True)
+    if (len(regions["class_id"]) != len(graphs.node_class)
+            or not np.array_equal(regions["class_id"], graphs.node_class)
+            or not np.array_equal(regions["image"], graphs.image[graphs.node_graph])):
+        raise ValueError(f"{ff.path}: the stored region tables disagree with the regions of the label maps")
+    if has_unseen[regions["image"]].any() or np.isin(graphs.node_class, ff.class_ids(ff.unseen_classes)).any():
+        raise AssertionError(f"{ff.path}: an unseen-class or unseen-image node reached the generator's data")
+    return graphs, regions["features"]
+
+
+class NodeSampler:
+    """Nodes of the seen-only graphs grouped by class; draws (B, n) global node ids for B classes."""
+
+    def __init__(self, node_class: np.ndarray, classes: np.ndarray):
+        order = np.argsort(node_class, kind="stable")
+        found, starts, counts = np.unique(node_class[order], return_index=True, return_counts=True)
+        if not np.array_equal(found, classes):
+            raise ValueError(f"classes with nodes {found.tolist()} differ from classes with pixel rows "
+                             f"{np.asarray(classes).tolist()}")
+        self.order, self.starts, self.counts = order, starts, counts
+
+    def sample(self, which: np.ndarray, n: int, generator: torch.Generator) -> np.ndarray:
+        u = torch.rand((len(which), n), generator=generator, device=generator.device).cpu().numpy()
+        counts = self.counts[which][:, None]
+        return self.order[self.starts[which][:, None] + np.minimum((u * counts).astype(np.int64), counts - 1)]
+
+
+def node_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, nodes: np.ndarray,
+                  generator: torch.Generator, dropout: bool | None = None) -> torch.Tensor:
+    """Generated features of the given global nodes, each on its own copy of its graph."""
+    owner = graphs.node_graph[nodes]
+    batch_nodes, adjacency, first = graphs.batch(owner)
+    rows = torch.from_numpy(first + nodes - graphs.node_start[owner])
+    out = model(table[torch.from_numpy(graphs.node_class[batch_nodes])], adjacency=adjacency,
+                generator=generator, dropout=dropout)
+    return out[rows.to(out.device)]
+
+
+def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
+             out_path: str | os.PathLike, *, seed: int, loss_csv: str | os.PathLike,
+             log: logging.Logger | None = None) -> dict:
+    """Train the GC generator on the seen-only images of `feature_file`; write weights and loss curve.
+
+    `embeddings` is the (C, E) class table in the file's class order. Deterministic under `seed`
+    on the CPU (weights, class and node draws, noise and dropout as `train_gmmn`).
+    """
+    cfg = resolve_gc_config(cfg)
+    device = training_device(cfg["device"])
+    with FeatureFile(feature_file) as ff:
+        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
+        rows = seen_training_rows(ff)
+        graphs, real_nodes = seen_graphs(ff)
+    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    if table.ndim != 2 or table.shape[0] != len(class_names):
+        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of {feature_file}")
+    if len(rows.class_id) == 0:
+        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
+
+    bandwidths = {}
+    for term, (x, y) in {"pixel": (rows.features, rows.class_id), "node": (real_nodes, graphs.node_class)}.items():
+        reference = (median_sq_distance(bandwidth_sample(x, y, cfg["median_sample"], seed))
+                     if cfg["bandwidth_mode"] == "relative" else None)
+        bandwidths[term] = resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference)
+    pixels = RealSampler(rows.features, rows.class_id, device)
+    n_pixel_rows = len(rows.class_id)
+    del rows
+    classes = pixels.classes.cpu().numpy()
+    nodes = NodeSampler(graphs.node_class, classes)
+    real_nodes = torch.from_numpy(real_nodes).to(device)
+    n_classes = len(classes)
+    per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    if log:
+        log.info("GC: %d seen classes (%d per step), %d pixel rows, %d graphs with %d nodes (%d edges), "
+                 "bandwidths %s, device %s", n_classes, per_step, n_pixel_rows, len(graphs),
+                 len(graphs.node_class), (graphs.entry_count - graphs.node_count).sum() // 2,
+                 {k: [round(b, 4) for b in v] for k, v in bandwidths.items()}, device)
+
+    model = GCNGenerator(table.shape[1], feature_dim, **{k: cfg[k] for k in MODEL_KEYS},
+                         init_generator=torch.Generator().manual_seed(seed)).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    gen = torch.Generator(device=device).manual_seed(seed)
+    table = table.to(device)
+    bw = {k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in bandwidths.items()}
+    m, k, n_iter = cfg["fake_per_class"], cfg["nodes_per_class"], cfg["iterations"]
+    curve = []
+    started = time.perf_counter()
+    for it in range(1, n_iter + 1):
+        which = (torch.arange(n_classes) if per_step == n_classes
+                 else torch.randperm(n_classes, generator=gen, device=gen.device)[:per_step].cpu())
+        real = pixels.sample(which.to(device), cfg["real_per_class"], gen)
+        fake = model(table[pixels.classes[which.to(device)]].repeat_interleave(m, dim=0), generator=gen)
+        pixel_loss = mmd_loss(fake.view(len(which), m, feature_dim), real, bw["pixel"])
+        drawn = nodes.sample(which.numpy(), k, gen)
+        fake_nodes = node_features(model, graphs, table, drawn.ravel(), gen).view(len(which), k, feature_dim)
+        node_loss = mmd_loss(fake_nodes, real_nodes[torch.from_numpy(drawn).to(device)], bw["node"])
+        loss = pixel_loss + cfg["weight"] * node_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if it == 1 or it % cfg["log_every"] == 0 or it == n_iter:
+            values = (loss.item(), pixel_loss.item(), node_loss.item())
+            if not all(math.isfinite(v) for v in values):
+                raise FloatingPointError(f"GC loss is {values} at iteration {it} ({feature_file})")
+            curve.append((it, *values))
+            if log and (it == 1 or it == n_iter or it % max(cfg["log_every"], n_iter // 10) == 0):
+                log.info("GC iteration %d/%d: loss %.5f (pixel %.5f, node %.5f)", it, n_iter, *values)
+    seconds = time.perf_counter() - started
+
+    state = {"kind": CHECKPOINT_KIND, "model": model.config(),
+             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+             "config": cfg, "bandwidths": bandwidths, "class_names": class_names,
+             "unseen_classes": unseen_classes, "trained_class_ids": classes.tolist(),
+             "n_graphs": len(graphs), "feature_file": str(feature_file), "seed": int(seed),
+             "iterations": n_iter, "final_loss": curve[-1][1]}
+    with atomic_path(loss_csv) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["iteration", "loss", "pixel_mmd", "node_mmd"])
+        writer.writerows((it, *map(repr, values)) for it, *values in curve)
+    save_checkpoint(out_path, state)
+    if log:
+        log.info("GC: %d iterations in %.1f s, final loss %.5f -> %s", n_iter, seconds, curve[-1][1], out_path)
+    return {"iterations": n_iter, "final_loss": curve[-1][1], "bandwidths": bandwidths, "seconds": seconds}
+
+
+def load_gc(path: str | os.PathLike) -> tuple[GCNGenerator, dict]:
+    """The trained GC generator (eval mode, CPU) and its checkpoint dict."""
+    state = load_checkpoint(path, rebuild_hint=str(path))
+    if state.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(f"{path} is not a GC generator checkpoint (kind {state.get('kind')!r}); "
+                         f"delete it and rerun `snakemake {path}`")
+    return gcn_from_state(state), state
+
+
+@torch.no_grad()
+def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.PathLike, embeddings: np.ndarray,
+                  n_per_class: int, out_h5: str | os.PathLike, *, seed: int,
+                  log: logging.Logger | None = None) -> dict[str, int]:
+    """`n_per_class` generated features per unseen class at the unseen nodes of the training masks.
+
+    Reads the file's image table and the label maps of its images with unseen classes, never
+    a feature. Returns the number of unseen nodes found per class. Deterministic under `seed`.
+    """
+    model, state = load_gc(generator_path)
+    dropout = bool(state["config"]["dropout_at_generation"])
+    with FeatureFile(feature_file) as ff:
+        class_names, unseen_ids = ff.class_names, ff.class_ids(ff.unseen_classes)
+        table = ff.image_table()
+        graphs = graphs_of(ff, np.flatnonzero(table["has_unseen"]))
+    if state["class_names"] != class_names:
+        raise ValueError(f"{generator_path} was trained with classes {state['class_names']}, not {class_names}")
+    n = int(n_per_class)
+    if n < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n}")
+    embed = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    found, blocks = {}, []
+    for c in unseen_ids.tolist():
+        where = np.flatnonzero(graphs.node_class == c)
+        found[class_names[c]] = len(where)
+        if len(where) == 0:
+            blocks.append(model.generate(embed, n, gen, class_ids=[c], dropout=dropout)[0].numpy())
+            continue
+        drawn = where[np.arange(n) % len(where)]
+        blocks.append(torch.cat([node_features(model, graphs, embed, drawn[s:s + BANK_CHUNK], gen, dropout)
+                                 for s in range(0, n, BANK_CHUNK)]).numpy())
+    isolated = [name for name, count in found.items() if count == 0]
+    if log:
+        log.info("GC bank: %d graphs of training masks with unseen classes; unseen nodes per class %s%s",
+                 len(graphs), found, f"; no node (generated as isolated nodes): {isolated}" if isolated else "")
+    image_ids = np.array(table["image_id"][graphs.image], dtype=h5py.string_dtype())
+    save_bank(out_h5, blocks, unseen_ids, n, class_names, model.feature_dim,
+              {"generator": str(generator_path), "seed": int(seed), "dropout_at_generation": dropout,
+               "graphs": GRAPHS, "unseen_nodes": json.dumps(found), "isolated_classes": json.dumps(isolated)},
+              datasets={"graph_image_id": image_ids})
+    return found
