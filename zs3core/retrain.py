@@ -8,6 +8,11 @@ Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
   `authors` protocol (their code), images containing unseen classes also contribute: every
   sampled pixel of theirs gets a generated feature of its ground-truth class, so unseen ground
   truth decides where and how many synthetic features appear.
+- `zs3gc`: ZS3Net + GC: as `zs3`, the synthetic unseen rows coming from the graph-context
+  generator's bank (`zs3core.train.graph_context`).
+- `zs5`: ZS5Net's classifier: the rows of `zs3` plus real features of the unlabelled pool at its
+  pseudo-labelled pixels (`zs3core.selftrain`; their classes come from the ZS3 model, never
+  from ground truth).
 - `ceiling`: a diagnostic oracle trained on REAL features of every class, unseen included
   (it reads unseen ground truth by design): how far generated features fall short of real ones.
 
@@ -16,6 +21,7 @@ calibration offset gamma (`zs3core.calibration`).
 """
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -29,7 +35,7 @@ from zs3core.features import FeatureFile
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import load_generator
 
-METHODS = ("zs3", "ceiling")
+METHODS = ("zs3", "zs3gc", "zs5", "ceiling")
 PROTOCOLS = ("strict", "authors")
 
 
@@ -79,11 +85,12 @@ def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: 
 
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
-            out_path, seed: int, synthetic: tuple[np.ndarray, np.ndarray] | None = None,
+            out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
             log: logging.Logger | None = None) -> dict:
     """Train the classifier of `method`, choose gamma, and write `out_path` atomically.
 
-    `synthetic` = (features, class ids) added to the real rows (the generator's bank for zs3).
+    `extra` = (features, class ids) pairs added to the real rows: the generator's bank for zs3;
+    the bank and the pseudo-labelled rows for zs5.
     `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`).
     """
     if method not in METHODS:
@@ -92,9 +99,9 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     rows = real_rows(feature_file, include_unseen_images=method == "ceiling",
                      holdout_fraction=calib["holdout_fraction"], seed=seed)
     features, labels = rows.features, rows.labels
-    if synthetic is not None:
-        features = np.concatenate([features, synthetic[0]])
-        labels = np.concatenate([labels, synthetic[1].astype(np.int64)])
+    for added_features, added_labels in extra:
+        features = np.concatenate([features, added_features])
+        labels = np.concatenate([labels, added_labels.astype(np.int64)])
     unseen_ids = [class_names.index(c) for c in unseen]
     seen_ids = [c for c in range(len(class_names)) if c not in unseen_ids]
     train_cfg = ClassifierTraining(**{k: cfg[k] for k in ("epochs", "batch_size", "lr", "momentum",
@@ -116,13 +123,28 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     return state
 
 
+def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every row of a pseudo-label feature file: real pool features at pseudo-labelled pixels,
+    labelled with the ZS3 model's (unseen) prediction."""
+    with FeatureFile(feature_file) as f:
+        rows = f.read()
+        unseen_ids = f.class_ids(unseen)
+    if not np.isin(rows.class_id, unseen_ids).all():
+        raise ValueError(f"{feature_file}: pseudo-labelled rows must all be of unseen classes")
+    return rows.features, rows.class_id.astype(np.int64)
+
+
 def load_classifier(path) -> dict:
     """A retrained classifier: weight (C, D), bias (C,), gamma and its record."""
     return load_checkpoint(path, rebuild_hint=str(path))
 
 
 def classifier_scorer(segmenter, state: dict) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Raw logits of the frozen segmenter with the retrained 1x1 classifier."""
+    """Raw logits of the frozen segmenter with the retrained 1x1 classifier (and, for ZS5Net's
+    fine-tune mode, its fine-tuned decoder in place of the seen-only one)."""
+    if "decoder" in state:
+        segmenter = copy.deepcopy(segmenter)
+        segmenter.decoder.load_state_dict(state["decoder"])
     weight = state["weight"][:, :, None, None]
     bias = state["bias"]
 

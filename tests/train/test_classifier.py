@@ -65,7 +65,7 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
     write_toy_features(path, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     bank = (np.array([-4.0, -4.0]) + 0.3 * rng.standard_normal((50, 2))).astype(np.float32), np.full(50, 2)
-    state = retrain("zs3", path, CLASSES, ["cow"], CFG, out_path=tmp_path / "zs3.pt", seed=0, synthetic=bank)
+    state = retrain("zs3", path, CLASSES, ["cow"], CFG, out_path=tmp_path / "zs3.pt", seed=0, extra=[bank])
     loaded = load_classifier(tmp_path / "zs3.pt")
     assert torch.equal(loaded["weight"], state["weight"]) and loaded["gamma"] in CFG["calibration"]["gammas"]
     # the classifier recognises a cow-like feature, and the scorer is a 1x1 convolution

@@ -21,7 +21,7 @@ from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
 from zs3core.data.transforms import train_transform
 from zs3core.models.deeplab import build_segmenter
 from zs3core.models.devise import CosineLoss, DeviseSegmenter
-from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
+from zs3core.train.segmenter import SegmenterTraining, default_device, load_trained, train_segmenter
 
 KINDS = ("seenonly", "supervised", "baseline")
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "head_lr_mult", "momentum", "weight_decay",
@@ -92,12 +92,13 @@ def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequen
 
 
 def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None,
-               rebuild_hint: str | None = None) -> nn.Module:
-    """A trained step-0 network in eval mode (no dropout, frozen batch-norm statistics)."""
+               rebuild_hint: str | None = None, device: str | torch.device | None = None) -> nn.Module:
+    """A trained step-0 network in eval mode (no dropout, frozen batch-norm statistics), on
+    `device` (default: CUDA when present, where evaluation and pseudo-labelling send images)."""
     model = build_model(kind, num_classes, {**seg_cfg, "init": "none"}, embeddings)
     state, _ = load_trained(path, rebuild_hint=rebuild_hint or str(path))
     model.load_state_dict(state)
-    return model.eval()
+    return model.eval().to(device or default_device())
 
 
 def scorer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
