@@ -4,9 +4,11 @@ import csv
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from fixtures import make_voc_index
 from zs3core import metrics
-from zs3core.evaluate import confusion_matrices, write_evaluation
+from zs3core.evaluate import confusion_matrices, evaluate_on_split, write_evaluation
 
 
 def one_hot_scorer(pred_by_id, num_classes):
@@ -64,3 +66,22 @@ def test_seen_offset_moves_pixels_to_unseen_classes():
     batches = [(torch.zeros(1, 3, 1, 2), torch.tensor([[[1, 1]]]), ["a"])]
     (raw, calibrated), _ = confusion_matrices(lambda x: scores, batches, 2, unseen=[1], gammas=[0.0, 2.0])
     assert raw[1, 0] == 2 and calibrated[1, 1] == 2
+
+
+def test_eval_short_side_scores_at_the_resized_ground_truth(tmp_path):
+    """`eval_short_side` in a row's meta evaluates at that resolution (the authors' 513 protocol)."""
+    index, labels = make_voc_index(tmp_path, ["t0"], ["v0", "v1"], size=(24, 32))
+
+    def constant(images):
+        return torch.ones(images.shape[0], 21, *images.shape[-2:])
+
+    counts = {}
+    for short_side in (0, 48):
+        out = tmp_path / f"s{short_side}"
+        evaluate_on_split(constant, index, [f"c{i}" for i in range(21)], ["c10"],
+                          {"method": "x", "eval_short_side": short_side}, metrics_csv=out / "m.csv",
+                          per_class_csv=out / "p.csv", confusion_npy=out / "c.npy")
+        counts[short_side] = np.load(out / "c.npy").sum()
+    resized = [np.asarray(Image.fromarray(labels[i]).resize((64, 48), Image.NEAREST)) for i in ("v0", "v1")]
+    assert counts[0] == sum((labels[i] != 255).sum() for i in ("v0", "v1"))
+    assert counts[48] == sum((r != 255).sum() for r in resized) > 3 * counts[0]

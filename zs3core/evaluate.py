@@ -25,6 +25,12 @@ Scorer = Callable[[torch.Tensor], torch.Tensor]
 METRIC_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
 
 
+def full_size_scores(scorer: Scorer, images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Scores upsampled bilinearly to the label size: the resolution every metric (and every
+    saved prediction, `zs3core.predict`) is computed at."""
+    return F.interpolate(scorer(images).float(), size=tuple(size), mode="bilinear", align_corners=False)
+
+
 @torch.no_grad()
 def confusion_matrices(scorer: Scorer, batches: Iterable, num_classes: int, unseen: Sequence[int],
                        device: torch.device | str = "cpu",
@@ -38,8 +44,7 @@ def confusion_matrices(scorer: Scorer, batches: Iterable, num_classes: int, unse
     cms = [np.zeros((num_classes, num_classes), dtype=np.int64) for _ in gammas]
     cm_vanilla = np.zeros((num_classes, num_classes), dtype=np.int64)
     for images, masks, _ in batches:
-        scores = scorer(images.to(device)).float()
-        scores = F.interpolate(scores, size=masks.shape[-2:], mode="bilinear", align_corners=False).cpu()
+        scores = full_size_scores(scorer, images.to(device), masks.shape[-2:]).cpu()
         for cm, gamma in zip(cms, gammas):
             pred = apply_gamma(scores, seen, gamma).argmax(1)
             for p, mask in zip(pred.numpy(), masks.numpy()):
@@ -102,10 +107,12 @@ def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unse
     """Evaluate a scorer on a dataset split at original resolution and write the three outputs.
 
     `calibrations` maps a row name to its seen-logit offset (default: only `raw`, gamma 0).
+    A non-zero `meta["eval_short_side"]` evaluates at the authors' resolution instead: images and
+    ground truth resized to that short side. The row's own column decides, so it cannot misreport.
     """
     calibrations = calibrations or {"raw": 0.0}
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dataset = SegmentationDataset(index_csv, split, eval_transform())
+    dataset = SegmentationDataset(index_csv, split, eval_transform(meta.get("eval_short_side") or None))
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
     unseen_ids = [class_names.index(c) for c in unseen]
     cms, cm_vanilla = confusion_matrices(score, loader, len(class_names), unseen_ids, device,

@@ -1,0 +1,87 @@
+"""A trained model applied to images: the label maps the evaluation scores, saved as PNGs.
+
+Predictions take the evaluation's own path (`eval_transform` normalisation at the original
+resolution, scores upsampled by `zs3core.evaluate.full_size_scores`, the seen-logit offset of
+`zs3core.calibration`), so a saved prediction is what the metrics counted for that image.
+A retrained classifier (ZS3, ZS5, ceiling) predicts at its calibrated gamma; the seen-only
+segmenter at 0.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+
+from zs3core.calibration import apply_gamma
+from zs3core.data.labels import write_palette_png
+from zs3core.data.transforms import eval_transform
+from zs3core.evaluate import Scorer, full_size_scores
+from zs3core.io import atomic_dir
+from zs3core.palette import class_colours, colourise
+from zs3core.retrain import classifier_scorer, load_classifier
+from zs3core.train.step0 import load_step0, scorer
+
+@dataclass
+class Predictor:
+    """A scorer and the seen-logit offset its arg-max is taken at."""
+    scorer: Scorer
+    seen: list[int]
+    gamma: float
+    calibrated: bool
+    device: torch.device = torch.device("cpu")
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor) -> np.ndarray:
+        """(3, H, W) normalised image -> (H, W) uint8 class indices at the image's resolution."""
+        scores = full_size_scores(self.scorer, image[None].to(self.device), image.shape[-2:])
+        return apply_gamma(scores, self.seen, self.gamma).argmax(1)[0].cpu().numpy().astype(np.uint8)
+
+
+def load_predictor(checkpoint, classifier, class_names: Sequence[str], unseen: Sequence[str],
+                   seg_cfg: dict) -> Predictor:
+    """The seen-only segmenter (`classifier` None), or it with a retrained classifier at its gamma."""
+    segmenter = load_step0("seenonly", checkpoint, len(class_names), seg_cfg)
+    device = next(segmenter.parameters()).device
+    seen = [c for c, name in enumerate(class_names) if name not in set(unseen)]
+    if classifier is None:
+        return Predictor(scorer(segmenter), seen, 0.0, calibrated=False, device=device)
+    state = load_classifier(classifier)
+    return Predictor(classifier_scorer(segmenter, state), seen, float(state["gamma"]), calibrated=True,
+                     device=device)
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """(H, W, 3) uint8, decoded as `SegmentationDataset` decodes test images."""
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB")).copy()
+
+
+def normalise(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float, as the evaluation's transform prepares an image."""
+    return eval_transform()(tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1)))
+
+
+def predict_folder(predictor: Predictor, images: Sequence[str | os.PathLike], class_names: Sequence[str],
+                   unseen: Sequence[str], out_dir) -> None:
+    """Write, atomically as one folder: `index/<name>.png` (class indices, VOC-palette PNG as the
+    dataset labels), `colour/<name>.png` (RGB, the figures' colours) and `classes.csv`."""
+    colours = class_colours(len(class_names))
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "colour").mkdir()
+        for path in images:
+            labels = predictor(normalise(read_rgb(path)))
+            write_palette_png(tmp / "index" / f"{Path(path).stem}.png", labels)
+            Image.fromarray(colourise(labels, colours)).save(tmp / "colour" / f"{Path(path).stem}.png")
+        with open(tmp / "classes.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "class", "split", "colour"])
+            for c, name in enumerate(class_names):
+                writer.writerow([c, name, "unseen" if name in set(unseen) else "seen",
+                                 "#{:02x}{:02x}{:02x}".format(*colours[c])])
