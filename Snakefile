@@ -4,15 +4,22 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embeddings.smk"
 include: "rules/segmenter.smk"
+include: "rules/authors.smk"
 include: "rules/features.smk"
 include: "rules/generator.smk"
 include: "rules/classifier.smk"
+include: "rules/graph_context.smk"
+include: "rules/selftrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -4,21 +4,21 @@
 rule retrain_zs3:
     """ZS3Net: the 1x1 classifier retrained on real seen + synthetic unseen features."""
     input:
-        features="features/{dataset}/k{K}/train.h5",
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
         synthetic=synthetic_source,
         embeddings=lambda wc: embedding_table(wc.dataset),
     output:
-        "classifiers/{dataset}/k{K}/zs3.pt",
+        "classifiers/{dataset}{seedtag}/k{K}/zs3.pt",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         classifier=config["classifier"],
-        seed=config["seed"],
+        seed=seed_of,
     threads: config["compute"]["threads"]
     log:
-        "logs/retrain/{dataset}_k{K}_zs3.log",
+        "logs/retrain/{dataset}{seedtag}_k{K}_zs3.log",
     benchmark:
-        "benchmarks/retrain/{dataset}_k{K}_zs3.tsv"
+        "benchmarks/retrain/{dataset}{seedtag}_k{K}_zs3.tsv"
     resources:
         mem_mb=8000,
         runtime=60,
@@ -29,19 +29,19 @@ rule retrain_zs3:
 rule retrain_ceiling:
     """Diagnostic oracle: the classifier retrained on REAL features of every class."""
     input:
-        features="features/{dataset}/k{K}/train.h5",
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
     output:
-        "classifiers/{dataset}/k{K}/ceiling.pt",
+        "classifiers/{dataset}{seedtag}/k{K}/ceiling.pt",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         classifier=config["classifier"],
-        seed=config["seed"],
+        seed=seed_of,
     threads: config["compute"]["threads"]
     log:
-        "logs/retrain/{dataset}_k{K}_ceiling.log",
+        "logs/retrain/{dataset}{seedtag}_k{K}_ceiling.log",
     benchmark:
-        "benchmarks/retrain/{dataset}_k{K}_ceiling.tsv"
+        "benchmarks/retrain/{dataset}{seedtag}_k{K}_ceiling.tsv"
     resources:
         mem_mb=8000,
         runtime=60,

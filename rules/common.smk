@@ -1,8 +1,14 @@
 # Config validation, wildcard constraints and input functions shared by every stage.
 
+from pathlib import Path
+from types import SimpleNamespace
+
 from snakemake.utils import min_version, validate
 
-from zs3core.config import check_config, deep_merge, normalise_split_keys, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
+from zs3core.config import ConfigError, check_config, deep_merge, normalise_split_keys, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.data.images import image_files
+from zs3core.tables import METHOD_LABELS
 
 min_version("9.0")
 
@@ -26,6 +32,28 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     source="|".join(config["embeddings"]["sources"]),
     K=r"\d+",
+    seedtag=r"(_seed\d+)?",
+    p=r"\d+(\.\d+)?",
+
+
+# Seeds: every run of the config's `seed` has plain paths (`results/synthvoc_k2_zs3.csv`); each
+# other seed of `seeds` has its own, tagged after the dataset (`results/synthvoc_seed1_k2_zs3.csv`,
+# `checkpoints/synthvoc_seed1/k2/seenonly.pt`). Tables average over all of `seeds`.
+SEEDS = config.get("seeds") or [config["seed"]]
+
+
+def seed_tag(seed):
+    return "" if int(seed) == config["seed"] else f"_seed{seed}"
+
+
+def seed_of(wildcards):
+    """The seed of a seed-dependent job, from its `seedtag` wildcard."""
+    return int(wildcards.seedtag.removeprefix("_seed")) if wildcards.seedtag else config["seed"]
+
+
+def run_dir(wildcards):
+    """`{dataset}{seedtag}/k{K}`: the folder part of one split's seed-dependent files."""
+    return f"{wildcards.dataset}{wildcards.seedtag}/k{wildcards.K}"
 
 
 def dataset_config(name):
@@ -57,13 +85,24 @@ def checked_roots(*fields):
 
 
 def default_targets():
-    """The paper's tables of every default dataset."""
+    """The paper's tables of every default dataset, the verdicts on its claims, and its figures
+    (`figure_targets`)."""
     return [f"results/table{n}_{ds}.md" for ds in config["default_datasets"]
-            for n in dataset_config(ds).get("tables", [])]
+            for n in dataset_config(ds).get("tables", [])] + \
+        [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets()
+
+
+def claim_methods(dataset):
+    """The methods whose rows the claims compare: the Table 1 set, plus ZS5Net and GC where this
+    dataset's tables build them (Table 4, Table 3)."""
+    tables = dataset_config(dataset).get("tables", [])
+    return ["baseline", "seenonly", "zs3", "ceiling"] + ["zs5"] * (4 in tables) + ["zs3gc"] * (3 in tables)
 
 
 def segmenter_config(dataset):
-    return stage_config(config, "segmenter", dataset)
+    """A dataset's segmenter settings as built (the authors' architecture and backbone resolved)."""
+    seg = resolve_architecture(stage_config(config, "segmenter", dataset))
+    return with_authors_backbone(seg, dataset_config(dataset)["format"])
 
 
 def step0_config(dataset, kind):
@@ -78,7 +117,7 @@ def step0_config(dataset, kind):
 def baseline_init(wildcards):
     """The seen-only checkpoint the baseline starts from, when `baseline.init: seenonly`."""
     if wildcards.kind == "baseline" and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
-        return f"checkpoints/{wildcards.dataset}/k{wildcards.K}/seenonly.pt"
+        return f"checkpoints/{run_dir(wildcards)}/seenonly.pt"
     return []
 
 
@@ -92,20 +131,153 @@ def results_meta(wildcards, method, protocol="none"):
     are set per row by the evaluation: raw, or calibrated with its seen-logit offset)."""
     seg = segmenter_config(wildcards.dataset)
     return {"dataset": wildcards.dataset, "K": int(wildcards.get("K", 0)), "method": method,
-            "seed": config["seed"], "protocol": protocol, "calibration": "raw", "gamma": 0.0,
+            "seed": seed_of(wildcards), "protocol": protocol, "calibration": "raw", "gamma": 0.0,
             "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
-            "embedding_source": EMBEDDING_SOURCE}
+            "embedding_source": EMBEDDING_SOURCE} | eval_resolution_meta()
+
+
+def eval_resolution_meta():
+    """Rows evaluated at the authors' resolution (`evaluation.short_side`) say so; the evaluator
+    reads the resize from this column. Rows at the original resolution carry no such column."""
+    short_side = config["evaluation"]["short_side"]
+    return {"eval_short_side": short_side} if short_side else {}
 
 
 def synthetic_source(wildcards):
     """What supplies unseen features to ZS3's classifier: the fixed bank (strict protocol) or
     the generator itself, run at the unseen pixels of training images (authors' protocol)."""
     if config["classifier"]["protocol"] == "authors":
-        return f"generators/{wildcards.dataset}/k{wildcards.K}/gmmn.pt"
-    return f"banks/{wildcards.dataset}/k{wildcards.K}/gmmn.h5"
+        return f"generators/{run_dir(wildcards)}/gmmn.pt"
+    return f"banks/{run_dir(wildcards)}/gmmn.h5"
+
+
+def selftrain_p(dataset):
+    """ZS5Net's p (percent of unseen-predicted pixels kept per image) for a dataset, as a path part."""
+    return f"{stage_config(config, 'selftrain', dataset)['p']:g}"
+
+
+def classifier_file(wildcards):
+    """The classifier a results row evaluates; `zs5` is ZS5Net at the dataset's configured p."""
+    method = wildcards.method
+    if method == "zs5":
+        method = f"zs5_p{selftrain_p(wildcards.dataset)}"
+    return f"classifiers/{run_dir(wildcards)}/{method}.pt"
+
+
+def zs5_inputs(wildcards):
+    """What ZS5Net's training reads: stored features + bank + pseudo-labelled features (classifier
+    mode), or the segmenter, the ZS3 classifier and the labelled images (finetune mode)."""
+    run = run_dir(wildcards)
+    if stage_config(config, "selftrain", wildcards.dataset)["mode"] == "finetune":
+        return {"checkpoint": f"checkpoints/{run}/seenonly.pt", "zs3": f"classifiers/{run}/zs3.pt",
+                "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}"}
+    return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
+            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5"}
+
+
+def finetune_settings(wildcards):
+    """ZS5Net's fine-tuning settings in finetune mode; None in classifier mode."""
+    selftrain = stage_config(config, "selftrain", wildcards.dataset)
+    return selftrain["finetune"] if selftrain["mode"] == "finetune" else None
+
+
+def selftrain_meta(wildcards):
+    """ZS5Net rows also carry their p and whether the pseudo-labelling ZS3 model was calibrated."""
+    if not wildcards.method.startswith("zs5"):
+        return {}
+    p = wildcards.method.removeprefix("zs5_p") if "_p" in wildcards.method else selftrain_p(wildcards.dataset)
+    calibrated = stage_config(config, "selftrain", wildcards.dataset)["calibrated"]
+    return {"pseudo_p": float(p), "pseudo_calibrated": calibrated,
+            "selftrain_mode": stage_config(config, "selftrain", wildcards.dataset)["mode"]}
+
+
+def gc_meta(wildcards):
+    """ZS3Net + GC rows say which graphs their unseen features came from: the true masks of the
+    training images with unseen classes (never their features; rules/graph_context.smk)."""
+    return {"protocol": "strict", "gc_graphs": "true_masks"} if wildcards.method == "zs3gc" else {}
+
+
+# The authors' published models (rules/authors.smk).
+def authors_init_datasets():
+    """Datasets whose seen-only segmenters are the authors' stage-1 files (`segmenter.init: authors`)."""
+    return [ds for ds in DATASETS if segmenter_config(ds)["init"] == "authors"]
+
+
+def step0_dataset_constraint():
+    """The `dataset` pattern of the train_step0 rule: every dataset, but not the seen-only
+    checkpoints of `authors_init_datasets()` (convert_authors_step0 writes those). Snakemake
+    constrains one wildcard at a time, so a lookahead over the rest of the path excludes the pair."""
+    authors = authors_init_datasets()
+    exclude = rf"(?!(?:{'|'.join(authors)})(?:_seed\d+)?/k\d+/seenonly\.pt$)" if authors else ""
+    return f"{exclude}(?:{'|'.join(DATASETS)})"
+
+
+def authors_input(wildcards, kind):
+    """The authors' file of `kind` for the dataset and split in the wildcards (an error names the
+    file and the config key when it is not there)."""
+    fmt = dataset_config(wildcards.dataset)["format"]
+    return str(authors_file(segmenter_config(wildcards.dataset), fmt, kind, wildcards.K))
+
+
+def authors_results(dataset):
+    """Results of the authors' stage-2 models that Tables 1 and 3 show: those in `authors_dir`."""
+    seg, fmt = segmenter_config(dataset), dataset_config(dataset)["format"]
+    if not seg.get("authors_dir"):
+        return []
+    return [f"results/{dataset}{seed_tag(s)}_k{k}_{kind}.csv" for s in SEEDS for k in split_ks(config, dataset)
+            for kind in ("authorszs3", "authorszs3gc")
+            if published(fmt, kind, k) and Path(seg["authors_dir"], file_name(fmt, kind, k)).is_file()]
 
 
 def table_inputs(dataset, methods, ks=None, supervised=False):
-    """The results CSVs a table reads."""
-    files = [f"results/{dataset}_supervised.csv"] if supervised else []
-    return files + [f"results/{dataset}_k{k}_{m}.csv" for k in (ks or split_ks(config, dataset)) for m in methods]
+    """The results CSVs a table reads: every seed of `seeds`."""
+    files = []
+    for tag in map(seed_tag, SEEDS):
+        files += [f"results/{dataset}{tag}_supervised.csv"] if supervised else []
+        files += [f"results/{dataset}{tag}_k{k}_{m}.csv" for k in (ks or split_ks(config, dataset)) for m in methods]
+    return files
+
+
+# Figures and predictions (rules/figures.smk).
+def figure_targets():
+    """Per default dataset: the qualitative panel and the confusion heatmaps of its methods at each
+    K of `figures.ks` the dataset evaluates, and Figure 5 where `figures.fig5_datasets` names it."""
+    fig = config["figures"]
+    files = []
+    for ds in config["default_datasets"]:
+        for k in (k for k in fig["ks"] if k in split_ks(config, ds)):
+            files.append(f"results/figures/{ds}_k{k}.png")
+            files += [f"results/{ds}_k{k}_{m}_confusion.png" for m in fig["methods"]]
+        if ds in fig["fig5_datasets"]:
+            files.append(f"results/fig5_{ds}.png")
+    return files
+
+
+def method_classifiers(wildcards, methods):
+    """{method: classifier file} of the methods that retrain the classifier (not `seenonly`)."""
+    return {m: classifier_file(SimpleNamespace(dataset=wildcards.dataset, seedtag=wildcards.seedtag, K=wildcards.K,
+                                               method=m))
+            for m in methods if m != "seenonly"}
+
+
+def method_title(dataset, method):
+    """A figure column's name: the tables' label, with ZS5Net's p."""
+    base, _, p = method.partition("_p")
+    p = p or (selftrain_p(dataset) if base == "zs5" else "")
+    return METHOD_LABELS[base] + (f" (p={p}%)" if p else "")
+
+
+def p_sweep_results(wildcards):
+    """Figure 5's inputs: ZS5Net's results at K = `selftrain.sweep_k` for each p of `selftrain.p_sweep`."""
+    cfg = stage_config(config, "selftrain", wildcards.dataset)
+    return [f"results/{wildcards.dataset}{seed_tag(s)}_k{cfg['sweep_k']}_zs5_p{p:g}.csv"
+            for s in SEEDS for p in cfg["p_sweep"]]
+
+
+def prediction_images(wildcards):
+    """The images of `predict.images`, listed so that an added or changed image reruns predictions."""
+    folder = config["predict"]["images"]
+    if folder is None:
+        raise ConfigError("predict.images is null: set it to a folder of images "
+                          "(e.g. --config 'predict={images: my_images}')")
+    return [str(f) for f in image_files(folder)]

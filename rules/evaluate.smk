@@ -5,13 +5,15 @@
 rule evaluate_step0:
     """The reference rows: the seen-only segmenter and the DeViSE baseline, over all classes."""
     input:
-        checkpoint="checkpoints/{dataset}/k{K}/{method}.pt",
+        checkpoint="checkpoints/{dataset}{seedtag}/k{K}/{method}.pt",
         index="data/{dataset}/index.csv",
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.method == "baseline" else [],
     output:
-        metrics="results/{dataset}_k{K}_{method}.csv",
-        per_class="results/{dataset}_k{K}_{method}_per_class.csv",
-        confusion="results/{dataset}_k{K}_{method}_confusion.npy",
+        metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
+                       category="Metrics", subcategory="{dataset}"),
+        per_class=report("results/{dataset}{seedtag}_k{K}_{method}_per_class.csv", caption="../report/per_class.rst",
+                         category="Per-class metrics", subcategory="{dataset}"),
+        confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
         method="seenonly|baseline",
     params:
@@ -22,9 +24,9 @@ rule evaluate_step0:
         absent_as_zero=config["evaluation"]["absent_as_zero"],
     threads: config["compute"]["threads"]
     log:
-        "logs/evaluate/{dataset}_k{K}_{method}.log",
+        "logs/evaluate/{dataset}{seedtag}_k{K}_{method}.log",
     benchmark:
-        "benchmarks/evaluate/{dataset}_k{K}_{method}.tsv"
+        "benchmarks/evaluate/{dataset}{seedtag}_k{K}_{method}.tsv"
     resources:
         mem_mb=8000,
         runtime=60,
@@ -35,12 +37,14 @@ rule evaluate_step0:
 rule evaluate_supervised:
     """The oracle row: the segmenter trained on all classes."""
     input:
-        checkpoint="checkpoints/{dataset}/supervised.pt",
+        checkpoint="checkpoints/{dataset}{seedtag}/supervised.pt",
         index="data/{dataset}/index.csv",
     output:
-        metrics="results/{dataset}_supervised.csv",
-        per_class="results/{dataset}_supervised_per_class.csv",
-        confusion="results/{dataset}_supervised_confusion.npy",
+        metrics=report("results/{dataset}{seedtag}_supervised.csv", caption="../report/metrics.rst",
+                       category="Metrics", subcategory="{dataset}"),
+        per_class=report("results/{dataset}{seedtag}_supervised_per_class.csv", caption="../report/per_class.rst",
+                         category="Per-class metrics", subcategory="{dataset}"),
+        confusion="results/{dataset}{seedtag}_supervised_confusion.npy",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=[],
@@ -49,9 +53,9 @@ rule evaluate_supervised:
         absent_as_zero=config["evaluation"]["absent_as_zero"],
     threads: config["compute"]["threads"]
     log:
-        "logs/evaluate/{dataset}_supervised.log",
+        "logs/evaluate/{dataset}{seedtag}_supervised.log",
     benchmark:
-        "benchmarks/evaluate/{dataset}_supervised.tsv"
+        "benchmarks/evaluate/{dataset}{seedtag}_supervised.tsv"
     resources:
         mem_mb=8000,
         runtime=60,
@@ -62,26 +66,28 @@ rule evaluate_supervised:
 rule evaluate_retrained:
     """Frozen seen-only segmenter + a retrained classifier, raw (gamma 0) and calibrated."""
     input:
-        checkpoint="checkpoints/{dataset}/k{K}/seenonly.pt",
-        classifier="classifiers/{dataset}/k{K}/{method}.pt",
+        checkpoint="checkpoints/{dataset}{seedtag}/k{K}/seenonly.pt",
+        classifier=classifier_file,
         index="data/{dataset}/index.csv",
     output:
-        metrics="results/{dataset}_k{K}_{method}.csv",
-        per_class="results/{dataset}_k{K}_{method}_per_class.csv",
-        confusion="results/{dataset}_k{K}_{method}_confusion.npy",
+        metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
+                       category="Metrics", subcategory="{dataset}"),
+        per_class=report("results/{dataset}{seedtag}_k{K}_{method}_per_class.csv", caption="../report/per_class.rst",
+                         category="Per-class metrics", subcategory="{dataset}"),
+        confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method="zs3|ceiling",
+        method=r"zs3|zs3gc|ceiling|zs5|zs5_p\d+",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         segmenter=lambda wc: segmenter_config(wc.dataset),
-        meta=lambda wc: results_meta(wc, wc.method, config["classifier"]["protocol"]),
+        meta=lambda wc: results_meta(wc, wc.method.partition("_p")[0], config["classifier"]["protocol"]) | selftrain_meta(wc) | gc_meta(wc),
         absent_as_zero=config["evaluation"]["absent_as_zero"],
     threads: config["compute"]["threads"]
     log:
-        "logs/evaluate/{dataset}_k{K}_{method}.log",
+        "logs/evaluate/{dataset}{seedtag}_k{K}_{method}.log",
     benchmark:
-        "benchmarks/evaluate/{dataset}_k{K}_{method}.tsv"
+        "benchmarks/evaluate/{dataset}{seedtag}_k{K}_{method}.tsv"
     resources:
         mem_mb=8000,
         runtime=60,

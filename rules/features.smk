@@ -4,10 +4,10 @@
 rule extract_features:
     """Pixel features of the seen-only segmenter of split K, per image and class present."""
     input:
-        checkpoint="checkpoints/{dataset}/k{K}/seenonly.pt",
+        checkpoint="checkpoints/{dataset}{seedtag}/k{K}/seenonly.pt",
         index="data/{dataset}/index.csv",
     output:
-        "features/{dataset}/k{K}/{split}.h5",
+        "features/{dataset}{seedtag}/k{K}/{split}.h5",
     wildcard_constraints:
         split="train|val",
     params:
@@ -15,12 +15,12 @@ rule extract_features:
         unseen=unseen_of,
         segmenter=lambda wc: segmenter_config(wc.dataset),
         max_per_class=config["features"]["max_per_class"],
-        seed=config["seed"],
+        seed=seed_of,
     threads: config["compute"]["threads"]
     log:
-        "logs/extract_features/{dataset}_k{K}_{split}.log",
+        "logs/extract_features/{dataset}{seedtag}_k{K}_{split}.log",
     benchmark:
-        "benchmarks/extract_features/{dataset}_k{K}_{split}.tsv"
+        "benchmarks/extract_features/{dataset}{seedtag}_k{K}_{split}.tsv"
     resources:
         mem_mb=8000,
         runtime=120,

@@ -4,19 +4,19 @@
 rule train_generator:
     """GMMN trained by multi-kernel MMD on real seen-class features of seen-only images."""
     input:
-        features="features/{dataset}/k{K}/train.h5",
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
         embeddings=lambda wc: embedding_table(wc.dataset),
     output:
-        weights="generators/{dataset}/k{K}/gmmn.pt",
-        loss_curve="generators/{dataset}/k{K}/gmmn_loss.csv",
+        weights="generators/{dataset}{seedtag}/k{K}/gmmn.pt",
+        loss_curve="generators/{dataset}{seedtag}/k{K}/gmmn_loss.csv",
     params:
         generator=lambda wc: stage_config(config, "generator", wc.dataset),
-        seed=config["seed"],
+        seed=seed_of,
     threads: config["compute"]["threads"]
     log:
-        "logs/train_generator/{dataset}_k{K}.log",
+        "logs/train_generator/{dataset}{seedtag}_k{K}.log",
     benchmark:
-        "benchmarks/train_generator/{dataset}_k{K}.tsv"
+        "benchmarks/train_generator/{dataset}{seedtag}_k{K}.tsv"
     resources:
         mem_mb=8000,
         runtime=120,
@@ -27,21 +27,21 @@ rule train_generator:
 rule generate_bank:
     """N synthetic features per unseen class, from the class embedding alone."""
     input:
-        generator="generators/{dataset}/k{K}/gmmn.pt",
+        generator="generators/{dataset}{seedtag}/k{K}/gmmn.pt",
         embeddings=lambda wc: embedding_table(wc.dataset),
-        features="features/{dataset}/k{K}/train.h5",
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
     output:
-        "banks/{dataset}/k{K}/gmmn.h5",
+        "banks/{dataset}{seedtag}/k{K}/gmmn.h5",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         n_per_class=config["bank"]["n_per_class"],
-        seed=config["seed"],
+        seed=seed_of,
     threads: config["compute"]["threads"]
     log:
-        "logs/generate_bank/{dataset}_k{K}.log",
+        "logs/generate_bank/{dataset}{seedtag}_k{K}.log",
     benchmark:
-        "benchmarks/generate_bank/{dataset}_k{K}.tsv"
+        "benchmarks/generate_bank/{dataset}{seedtag}_k{K}.tsv"
     resources:
         mem_mb=4000,
         runtime=30,

@@ -9,20 +9,21 @@ rule train_step0:
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
         init=baseline_init,
     output:
-        "checkpoints/{dataset}/k{K}/{kind}.pt",
+        "checkpoints/{dataset}{seedtag}/k{K}/{kind}.pt",
     wildcard_constraints:
         kind="seenonly|baseline",
+        dataset=step0_dataset_constraint(),  # not the seen-only checkpoints of segmenter.init: authors
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         segmenter=lambda wc: step0_config(wc.dataset, wc.kind),
-        seed=config["seed"],
-        work_dir=lambda wc: f"checkpoints/{wc.dataset}/k{wc.K}/{wc.kind}.work",
+        seed=seed_of,
+        work_dir=lambda wc: f"checkpoints/{wc.dataset}{wc.seedtag}/k{wc.K}/{wc.kind}.work",
     threads: config["compute"]["threads"]
     log:
-        "logs/train_step0/{dataset}_k{K}_{kind}.log",
+        "logs/train_step0/{dataset}{seedtag}_k{K}_{kind}.log",
     benchmark:
-        "benchmarks/train_step0/{dataset}_k{K}_{kind}.tsv"
+        "benchmarks/train_step0/{dataset}{seedtag}_k{K}_{kind}.tsv"
     resources:
         mem_mb=16000,
         runtime=24 * 60,
@@ -35,18 +36,18 @@ rule train_supervised:
     input:
         index="data/{dataset}/index.csv",
     output:
-        "checkpoints/{dataset}/supervised.pt",
+        "checkpoints/{dataset}{seedtag}/supervised.pt",
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=[],
         segmenter=lambda wc: segmenter_config(wc.dataset),
-        seed=config["seed"],
-        work_dir=lambda wc: f"checkpoints/{wc.dataset}/supervised.work",
+        seed=seed_of,
+        work_dir=lambda wc: f"checkpoints/{wc.dataset}{wc.seedtag}/supervised.work",
     threads: config["compute"]["threads"]
     log:
-        "logs/train_step0/{dataset}_supervised.log",
+        "logs/train_step0/{dataset}{seedtag}_supervised.log",
     benchmark:
-        "benchmarks/train_step0/{dataset}_supervised.tsv"
+        "benchmarks/train_step0/{dataset}{seedtag}_supervised.tsv"
     resources:
         mem_mb=16000,
         runtime=24 * 60,

@@ -168,6 +168,29 @@ def test_table3_context_with_gc(tmp_path):
     assert t.loc[4, "seen_pa"] == pytest.approx(31.0)
 
 
+def test_authors_models_beside_the_paper_numbers_of_their_method(tmp_path):
+    """The authors' published models, evaluated here, follow our rows with the paper's numbers."""
+    files = [write(tmp_path / "context_k4_zs3.csv", [row("context", 4, "zs3", metrics(21))]),
+             write(tmp_path / "context_k4_authorszs3gc.csv", [row("context", 4, "authorszs3gc", metrics(41))]),
+             write(tmp_path / "context_k4_authorszs3.csv", [row("context", 4, "authorszs3", metrics(31))])]
+    t = tables.table3(files, "context", ks=(4,))
+    assert list(t["Model"]) == ["ZS3Net", "ZS3Net (authors' model)", "ZS3Net + GC (authors' model)"]
+    zs3_paper, gc_paper = (tables.paper_value(3, "context", 4, m, "unseen_miou") for m in ("zs3", "zs3gc"))
+    assert list(t["unseen_miou_paper"]) == [zs3_paper, zs3_paper, gc_paper] and gc_paper > zs3_paper
+    voc = tables.table1([write(tmp_path / "voc_k2_authorszs3.csv", [row("voc", 2, "authorszs3", metrics(5))])],
+                        "voc", ks=(2,))
+    assert list(voc["Model"]) == ["ZS3Net (authors' model)"] and voc.loc[0, "unseen_miou_paper"] == 35.4
+
+
+def test_rows_at_the_authors_resolution_say_so(tmp_path):
+    path = tmp_path / "voc_k2_authorszs3.csv"
+    pd.DataFrame([dict(row("voc", 2, "authorszs3", metrics(5)), eval_short_side=513)]).to_csv(path, index=False)
+    t = tables.table1([path, write(tmp_path / "voc_k2_zs3.csv", [row("voc", 2, "zs3", metrics(20))])], "voc", ks=(2,))
+    assert list(t["eval_short_side"].fillna(0)) == [0, 513]
+    assert "short side of 513 pixels" in tables.to_markdown(t)
+    assert "short side" not in tables.to_markdown(tables.table1([path.with_name("voc_k2_zs3.csv")], "voc", ks=(2,)))
+
+
 def test_table4_zs5_per_k_and_dataset(tmp_path):
     files = [write(tmp_path / "voc_k2_zs5.csv", [row("voc", 2, "zs5", metrics(70)),
                                                  row("voc", 2, "zs5", metrics(71), calibration="calibrated")]),

@@ -16,4 +16,4 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         synthetic = authors_rows(snakemake.input.features, snakemake.input.synthetic,
                                  np.load(snakemake.input.embeddings), seed=snakemake.params.seed)
     retrain(method, snakemake.input.features, snakemake.params.classes, snakemake.params.unseen, cfg,
-            out_path=snakemake.output[0], seed=snakemake.params.seed, synthetic=synthetic, log=log)
+            out_path=snakemake.output[0], seed=snakemake.params.seed, extra=[synthetic] if synthetic is not None else (), log=log)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zs3core import authors
+
 
 class ConfigError(ValueError):
     """The configuration is inconsistent; the message names each offending key."""
 
 
 def normalise_split_keys(config: dict) -> None:
-    """Make every `datasets.<ds>.unseen` key a string ('2'), as YAML may give integers (2)."""
+    """Make every `datasets.<ds>.unseen` key a string ('2'), as YAML may give integers (2), and
+    every seed of `seeds` an integer, as `--config seeds=[0,1]` gives strings."""
     for ds in config.get("datasets", {}).values():
         if isinstance(ds, dict) and isinstance(ds.get("unseen"), dict):
             ds["unseen"] = {str(k): v for k, v in ds["unseen"].items()}
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
 
 
 def config_problems(config: dict) -> list[str]:
@@ -29,6 +35,7 @@ def config_problems(config: dict) -> list[str]:
             problems.append(f"default_datasets names '{name}', which is not a key of datasets")
     for name, ds in datasets.items():
         problems += _dataset_problems(name, ds)
+        problems += authors.config_problems(name, ds, stage_config(config, "segmenter", name))
     emb = config["embeddings"]
     if emb["source"] not in emb["sources"]:
         problems.append(f"embeddings.source is '{emb['source']}', expected one of {sorted(emb['sources'])}")

@@ -12,16 +12,21 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL_WORLD = {"n_train": 40, "n_val": 10}
 
 
-def run_snakemake(workdir: Path, targets, overrides: dict | None = None, *extra: str,
-                  check: bool = True) -> subprocess.CompletedProcess:
-    """Run the workflow in `workdir` with config.yaml merged with `overrides`."""
+def snakemake_command(workdir: Path, targets, overrides: dict | None = None, *extra: str) -> list[str]:
+    """The command line that runs the workflow in `workdir` with config.yaml merged with `overrides`."""
     files = [str(REPO / "config.yaml")]
     if overrides:
         path = workdir / "overrides.yaml"
         path.write_text(yaml.safe_dump(overrides))
         files.append(str(path))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--cores", "2", *extra, *targets, "--configfile", *files]
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--directory", str(workdir), "--cores", "2", *extra, *targets, "--configfile", *files]
+
+
+def run_snakemake(workdir: Path, targets, overrides: dict | None = None, *extra: str,
+                  check: bool = True) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` with config.yaml merged with `overrides`."""
+    cmd = snakemake_command(workdir, targets, overrides, *extra)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -1,5 +1,6 @@
-"""ZS3Net through Snakemake on a tiny synthetic world: tables, partial reruns, determinism."""
+"""ZS3Net through Snakemake on a tiny synthetic world: tables, partial reruns, determinism, report."""
 import re
+import zipfile
 
 import pandas as pd
 import pytest
@@ -8,11 +9,16 @@ from conftest import run_snakemake, small_synthetic
 
 
 
+# Figures drawn from the rerun models also rerun.
+FIGURE_RULES = {"qualitative_figure", "confusion_heatmap", "fig5"}
+
+
 def tiny_config():
     overrides = small_synthetic()
     overrides["datasets"]["synthvoc"].update(ks=[2, 4], segmenter={"train": {"epochs": 2, "batch_size": 8}})
     overrides["generator"] = {"iterations": 30}
     overrides["classifier"] = {"epochs": 2}
+    overrides["selftrain"] = {"p_sweep": [25, 50]}
     overrides["default_datasets"] = ["synthvoc"]
     return overrides
 
@@ -42,6 +48,11 @@ def test_default_target_builds_the_tables(built):
     assert list(zs3["protocol"]) == ["strict", "strict"]
     table2 = pd.read_csv(built / "results/table2_synthvoc.csv")
     assert set(table2["K"]) == {4}
+    zs5 = pd.read_csv(built / "results/synthvoc_k4_zs5.csv")
+    assert list(zs5["method"]) == ["zs5", "zs5"] and list(zs5["pseudo_p"]) == [25, 25]
+    table4 = pd.read_csv(built / "results/table4_synthvoc.csv")
+    assert set(table4["K"]) == {2, 4} and len(table4) == 4  # raw and calibrated ZS5Net per K
+    assert (built / "pseudo/synthvoc/k2/p25/index.csv").exists()
 
 
 def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
@@ -49,8 +60,13 @@ def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
     overrides["generator"]["iterations"] = 31
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("train_generator") == 2 and jobs.pop("generate_bank") == 2
-    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("evaluate_retrained") == 2  # zs3 only, not the ceiling
-    assert set(jobs) <= {"table1", "table2", "all"}
+    # ZS5Net's pseudo-labels come from the ZS3 model, so self-training reruns too: at p = 25 for
+    # both splits and, for Figure 5's sweep at K=2, at p = 50
+    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_zs5") == 3
+    assert jobs.pop("pseudo_label") == 3 and jobs.pop("extract_pseudo_features") == 3
+    assert jobs.pop("evaluate_retrained") == 6  # zs3, zs5 and the two sweep rows; not the ceiling
+    assert "train_step0" not in jobs and "extract_features" not in jobs and "retrain_ceiling" not in jobs
+    assert set(jobs) <= {"table1", "table2", "table4", "claims", "all"} | FIGURE_RULES
 
 
 def test_changing_one_split_leaves_the_other_untouched(built):
@@ -69,3 +85,45 @@ def test_same_seed_same_csvs(built, tmp_path):
     run_snakemake(again, ["results/synthvoc_k2_zs3.csv", "results/synthvoc_k2_baseline.csv"], tiny_config())
     for name in ("synthvoc_k2_zs3.csv", "synthvoc_k2_baseline.csv"):
         assert (again / "results" / name).read_bytes() == (built / "results" / name).read_bytes(), name
+
+
+def test_zs5_finetune_mode_reuses_the_pseudo_labels(built):
+    overrides = tiny_config()
+    overrides["selftrain"]["mode"] = "finetune"
+    jobs = planned_jobs(built, overrides)
+    assert jobs.pop("retrain_zs5") == 3 and jobs.pop("evaluate_retrained") == 4  # zs5 and the sweep only
+    assert "pseudo_label" not in jobs and "train_step0" not in jobs and "retrain_zs3" not in jobs
+    assert set(jobs) <= {"table4", "claims", "all"} | FIGURE_RULES
+
+
+def test_report_holds_the_tables_and_every_runs_metrics_with_captions(built, tmp_path):
+    run_snakemake(built, [], tiny_config(), "--report", str(tmp_path / "report.zip"))
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        files = {name.rsplit("/", 1)[-1] for name in archive.namelist()}
+        html = archive.read(next(n for n in archive.namelist() if n.endswith("/report.html"))).decode()
+    results = built / "results"
+    # the metrics and per-class CSV of every run of the default target
+    runs = {p.name for pattern in ("synthvoc_k*.csv", "synthvoc_supervised*.csv") for p in results.glob(pattern)}
+    assert {"synthvoc_supervised.csv", "synthvoc_k2_zs3.csv", "synthvoc_k4_zs3_per_class.csv"} <= runs
+    assert runs | {p.name for p in results.glob("table*_synthvoc.md")} <= files
+    for caption in ("reimplemented as a Snakemake workflow", "The metrics of one run", "Per-class results of one run"):
+        assert caption in html
+
+
+def test_a_second_seed_adds_tagged_runs_and_tables_average_them(built):
+    overrides = tiny_config()
+    overrides["seeds"] = [0, 1]
+    jobs = planned_jobs(built, overrides)
+    # seed 0's runs exist already: only seed 1's models are planned, each once
+    assert jobs["train_step0"] == 4 and jobs["train_supervised"] == 1 and jobs["retrain_zs3"] == 2
+    listing = run_snakemake(built, [], overrides, "-n").stdout
+    outputs = [line for line in listing.splitlines() if line.strip().startswith("output:") and "checkpoints/" in line]
+    assert outputs and all("synthvoc_seed1/" in line for line in outputs)
+    run_snakemake(built, ["results/table2_synthvoc.csv"], overrides)
+    seed1 = pd.read_csv(built / "results/synthvoc_seed1_k4_zs3.csv")
+    assert list(seed1["seed"]) == [1, 1]
+    table2 = pd.read_csv(built / "results/table2_synthvoc.csv")
+    zs3 = table2[table2["Model"] == "ZS3Net"].iloc[0]
+    runs = [pd.read_csv(built / f"results/synthvoc{tag}_k4_zs3.csv").iloc[0]["unseen_miou"] for tag in ("", "_seed1")]
+    assert zs3["unseen_miou"] == pytest.approx(sum(runs) / 2, abs=0.05)
+    assert "\u00b1" in (built / "results/table2_synthvoc.md").read_text()

@@ -1,0 +1,72 @@
+# ZS3Net + GC: features + masks + embeddings -> generators/{dataset}/k{K}/gc.pt
+# -> banks/{dataset}/k{K}/gc.h5 -> classifiers/{dataset}/k{K}/zs3gc.pt (evaluated by evaluate_retrained).
+
+
+rule train_gc:
+    """The graph-context generator: MMD on seen pixels and on region-mean nodes of seen-only masks."""
+    input:
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+        embeddings=lambda wc: embedding_table(wc.dataset),
+    output:
+        weights="generators/{dataset}{seedtag}/k{K}/gc.pt",
+        loss_curve="generators/{dataset}{seedtag}/k{K}/gc_loss.csv",
+    params:
+        gc=lambda wc: stage_config(config, "gc", wc.dataset),
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/train_gc/{dataset}{seedtag}_k{K}.log",
+    benchmark:
+        "benchmarks/train_gc/{dataset}{seedtag}_k{K}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../workflow_scripts/train_gc.py"
+
+
+rule generate_gc_bank:
+    """N synthetic features per unseen class, at the unseen nodes of the training masks' graphs."""
+    input:
+        generator="generators/{dataset}{seedtag}/k{K}/gc.pt",
+        embeddings=lambda wc: embedding_table(wc.dataset),
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+    output:
+        "banks/{dataset}{seedtag}/k{K}/gc.h5",
+    params:
+        n_per_class=config["bank"]["n_per_class"],
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/generate_gc_bank/{dataset}{seedtag}_k{K}.log",
+    benchmark:
+        "benchmarks/generate_gc_bank/{dataset}{seedtag}_k{K}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../workflow_scripts/generate_gc_bank.py"
+
+
+rule retrain_zs3gc:
+    """ZS3Net + GC: the 1x1 classifier retrained on real seen + graph-context unseen features."""
+    input:
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+        bank="banks/{dataset}{seedtag}/k{K}/gc.h5",
+    output:
+        "classifiers/{dataset}{seedtag}/k{K}/zs3gc.pt",
+    params:
+        classes=lambda wc: class_names(wc.dataset),
+        unseen=unseen_of,
+        classifier={k: v for k, v in config["classifier"].items() if k != "protocol"},  # always the bank
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/retrain/{dataset}{seedtag}_k{K}_zs3gc.log",
+    benchmark:
+        "benchmarks/retrain/{dataset}{seedtag}_k{K}_zs3gc.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow_scripts/retrain_zs3gc.py"

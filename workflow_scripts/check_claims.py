@@ -1,0 +1,11 @@
+"""Rule claims: results CSVs -> results/claims_{dataset}.{csv,md} (which of the paper's claims hold)."""
+from zs3core.claims import check_claims, claims_markdown
+from zs3core.io import atomic_path, write_text
+from zs3core.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    dataset = snakemake.wildcards.dataset
+    df = check_claims(list(snakemake.input), dataset, snakemake.params.ks)
+    with atomic_path(snakemake.output.csv) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.2f")
+    write_text(snakemake.output.md, claims_markdown(df, dataset))

@@ -1,0 +1,12 @@
+"""Rule generate_gc_bank: GC generator + training masks -> banks/{dataset}/k{K}/gc.h5 (unseen nodes)."""
+import numpy as np
+
+from zs3core.runlog import job_log
+from zs3core.train.generator import default_bank_size
+from zs3core.train.graph_context import write_gc_bank
+
+with job_log(snakemake.log[0], snakemake.threads) as log:
+    n = snakemake.params.n_per_class or default_bank_size(snakemake.input.features)
+    log.info("%d synthetic features per unseen class", n)
+    write_gc_bank(snakemake.input.generator, snakemake.input.features, np.load(snakemake.input.embeddings), n,
+                  snakemake.output[0], seed=snakemake.params.seed, log=log)

@@ -1,0 +1,30 @@
+"""Rule retrain_zs5: ZS5Net's classifier -> classifiers/{dataset}/k{K}/zs5_p{p}.pt, in either mode:
+the 1x1 classifier on real seen + synthetic + pseudo-labelled rows, or the fine-tuned decoder."""
+from pathlib import Path
+
+from zs3core.retrain import load_classifier, pseudo_rows, retrain
+from zs3core.runlog import job_log
+from zs3core.selftrain import pseudo_index
+from zs3core.train.finetune import finetune_zs5
+from zs3core.train.generator import read_bank
+from zs3core.train.segmenter import SegmenterTraining
+from zs3core.train.step0 import TRAINING_KEYS, load_step0
+
+with job_log(snakemake.log[0], snakemake.threads) as log:
+    classes, unseen, seed = snakemake.params.classes, snakemake.params.unseen, snakemake.params.seed
+    finetune, calibration = snakemake.params.finetune, snakemake.params.classifier["calibration"]
+    if finetune:
+        seg = snakemake.params.segmenter
+        train = SegmenterTraining(seed=seed, **{**{k: seg["train"][k] for k in TRAINING_KEYS},
+                                                **finetune})
+        work_dir = Path(snakemake.params.work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        finetune_zs5(load_step0("seenonly", snakemake.input.checkpoint, len(classes), seg),
+                     load_classifier(snakemake.input.zs3), snakemake.input.index, pseudo_index(snakemake.input.pseudo),
+                     classes, unseen, train, seg["train"], calibration, out_path=snakemake.output[0],
+                     work_dir=work_dir, log=log)
+    else:
+        bank = read_bank(snakemake.input.synthetic)
+        retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier,
+                out_path=snakemake.output[0], seed=seed,
+                extra=[(bank.features, bank.class_id), pseudo_rows(snakemake.input.pseudo, unseen)], log=log)
