@@ -1,0 +1,83 @@
+"""The cost of a partial rerun: the job time a config change reruns, as a fraction of a full run's.
+
+In a directory holding a complete run (its outputs, .snakemake/metadata and benchmarks/), dry-runs
+the default target twice: with --forceall (every job of a full run) and with the config change
+(what Snakemake would rerun). Each job costs the `s` column of its benchmark file; jobs without one
+(the tables; stages the measured run did not rebuild) are counted as untimed. Extra arguments go
+to both dry runs, e.g. `--rerun-triggers mtime params input` to leave code changes out.
+
+Run after `make run`:  .venv/bin/python bench/partial_rerun.py generator.lr=0.0003 [snakemake args]
+"""
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+JOB = re.compile(r"^(?:local)?rule (\w+):$")
+BENCHMARK = re.compile(r"^\s+benchmark: (\S+)$")
+
+
+def override(assignments: list[str]) -> dict:
+    """{"a.b": "1"} style KEY=VALUE strings (YAML values) -> a nested config dict."""
+    config = {}
+    for item in assignments:
+        key, value = item.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def planned_jobs(args: list[str]) -> list[tuple[str, str | None]]:
+    """(rule, benchmark file or None) of every job `snakemake -n <args>` lists."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    jobs = []
+    for line in out.stdout.splitlines():
+        if match := JOB.match(line):
+            jobs.append([match.group(1), None])
+        elif (match := BENCHMARK.match(line)) and jobs:
+            jobs[-1][1] = match.group(1)
+    return [tuple(job) for job in jobs]
+
+
+def seconds(benchmark: str | None) -> float | None:
+    if benchmark is None or not Path(benchmark).is_file():
+        return None
+    return float(pd.read_csv(benchmark, sep="\t")["s"].iloc[-1])
+
+
+def main(argv: list[str]) -> None:
+    changes = [a for a in argv if "=" in a and not a.startswith("-")]
+    extra = [a for a in argv if a not in changes]
+    if not changes:
+        sys.exit(__doc__)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        yaml.safe_dump(override(changes), f)
+        f.flush()
+        rerun = planned_jobs([*extra, "--configfile", "config.yaml", f.name])
+    full = planned_jobs([*extra, "--forceall"])
+    rows = [{"rule": rule, "rerun": (rule, bench) in rerun, "seconds": seconds(bench)} for rule, bench in full]
+    df = pd.DataFrame(rows)
+    timed = df.dropna(subset=["seconds"])
+    summary = timed.groupby("rule").apply(lambda g: pd.Series({
+        "jobs": len(g), "rerun": int(g["rerun"].sum()), "seconds": g["seconds"].sum(),
+        "rerun_seconds": g.loc[g["rerun"], "seconds"].sum()}), include_groups=False)
+    print(summary.sort_values("seconds", ascending=False).round(1).to_markdown())
+    total, partial = timed["seconds"].sum(), timed.loc[timed["rerun"], "seconds"].sum()
+    untimed = df[df["seconds"].isna()]
+    print(f"\n{' '.join(changes)} reruns {int(df['rerun'].sum())} of {len(df)} jobs: {partial:.0f} s of "
+          f"{total:.0f} s job time = {100 * partial / total:.1f}% of the full run's compute")
+    print(f"untimed (no benchmark file): {untimed['rule'].value_counts().to_dict()} "
+          f"(of which rerun: {int(untimed['rerun'].sum())})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
