@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from zs3core import figures
 from zs3core.evaluate import write_evaluation
@@ -151,3 +152,20 @@ def test_figures_are_saved_atomically_as_png(tmp_path):
     figures.save_figure(fig, tmp_path / "out" / "fig5.png")
     assert (tmp_path / "out" / "fig5.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["fig5.png"]
+
+
+@pytest.mark.parametrize("n_images", [1, 3])
+def test_panel_png_has_the_size_of_its_rows_and_columns(tmp_path, n_images):
+    maps = [np.array([[0, 3], [1, 255]], dtype=np.uint8)] * 3
+    images = [np.zeros((2, 2, 3), np.uint8)] * n_images
+    fig = figures.qualitative_panel(images, [maps] * n_images, ["ground truth", "Seen-only", "ZS3Net"],
+                                    CLASSES, UNSEEN, "toy")
+    figures.save_figure(fig, tmp_path / "panel.png", dpi=100)
+    with Image.open(tmp_path / "panel.png") as png:
+        png.verify()
+    with Image.open(tmp_path / "panel.png") as png:
+        width, height = png.size
+    # 4 columns (image + 3 maps) of 2 inches, 2 inches a row plus the legend band; the tight bounding
+    # box trims only the margins
+    assert 0.75 * 800 <= width <= 1.05 * 800
+    assert 0.75 * (200 * n_images + 120) <= height <= 1.05 * (200 * n_images + 120)

@@ -30,13 +30,7 @@ TINY = {"noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 
         "median_sample": 300}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: a second torch thread only adds synchronisation (10-100x slower on a busy host)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_toy(path):

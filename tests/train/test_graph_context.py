@@ -24,12 +24,7 @@ TINY = {"noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 
         "fake_per_class": 16, "nodes_per_class": 8, "log_every": 5, "device": "cpu", "median_sample": 200}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_labels():
