@@ -219,6 +219,28 @@ def bandwidth_sample(features: np.ndarray, class_id: np.ndarray, n: int, seed: i
 # ---------------------------------------------------------------- training
 
 
+def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: TrainingRows,
+                  feature_file: str | os.PathLike) -> torch.Tensor:
+    """The (C, E) class table as a tensor, once it is known to fit the file and rows exist."""
+    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    if table.ndim != 2 or table.shape[0] != len(class_names):
+        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of "
+                         f"{feature_file} ({len(class_names)} classes)")
+    if len(rows.class_id) == 0:
+        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
+    return table
+
+
+def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
+                      seed: int) -> tuple[list[float], float | None]:
+    """The absolute MMD bandwidths of `cfg` (as given, or relative to the features' median squared
+    distance) and that reference distance (None for absolute bandwidths)."""
+    reference = None
+    if cfg["bandwidth_mode"] == "relative":
+        reference = median_sq_distance(bandwidth_sample(features, class_id, cfg["median_sample"], seed))
+    return resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference), reference
+
+
 def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
                out_path: str | os.PathLike, *, seed: int, log: logging.Logger | None = None,
                loss_csv: str | os.PathLike | None = None) -> dict:
@@ -234,18 +256,8 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff)
-    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
-    if table.ndim != 2 or table.shape[0] != len(class_names):
-        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of "
-                         f"{feature_file} ({len(class_names)} classes)")
-    if len(rows.class_id) == 0:
-        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
-
-    reference = None
-    if cfg["bandwidth_mode"] == "relative":
-        reference = median_sq_distance(bandwidth_sample(rows.features, rows.class_id,
-                                                        cfg["median_sample"], seed))
-    bandwidths = resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference)
+    table = checked_table(embeddings, class_names, rows, feature_file)
+    bandwidths, reference = config_bandwidths(cfg, rows.features, rows.class_id, seed)
 
     sampler = RealSampler(rows.features, rows.class_id, device)
     n_classes = len(sampler)

@@ -50,11 +50,11 @@ from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
 from zs3core.io import atomic_path
-from zs3core.mmd import median_sq_distance, mmd_loss, resolve_bandwidths
+from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
-from zs3core.train.generator import (RealSampler, bandwidth_sample, resolve_config, save_bank, seen_training_rows,
-                                     training_device)
+from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config, save_bank,
+                                     seen_training_rows, training_device)
 
 GC_KEYS = {"nodes_per_class": 16, "weight": 0.1}
 CHECKPOINT_KIND = "gc"
@@ -136,17 +136,9 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict 
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff)
         graphs, real_nodes = seen_graphs(ff)
-    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
-    if table.ndim != 2 or table.shape[0] != len(class_names):
-        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of {feature_file}")
-    if len(rows.class_id) == 0:
-        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
-
-    bandwidths = {}
-    for term, (x, y) in {"pixel": (rows.features, rows.class_id), "node": (real_nodes, graphs.node_class)}.items():
-        reference = (median_sq_distance(bandwidth_sample(x, y, cfg["median_sample"], seed))
-                     if cfg["bandwidth_mode"] == "relative" else None)
-        bandwidths[term] = resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference)
+    table = checked_table(embeddings, class_names, rows, feature_file)
+    bandwidths = {"pixel": config_bandwidths(cfg, rows.features, rows.class_id, seed)[0],
+                  "node": config_bandwidths(cfg, real_nodes, graphs.node_class, seed)[0]}
     pixels = RealSampler(rows.features, rows.class_id, device)
     n_pixel_rows = len(rows.class_id)
     del rows
