@@ -84,3 +84,57 @@ def test_cuda_path_writes_what_the_cpu_path_writes(tmp_path):
         np.testing.assert_array_equal(ra.region, rb.region)
         np.testing.assert_allclose(ra.features, rb.features, rtol=1e-2, atol=1e-2)
         np.testing.assert_allclose(a.read_regions()["features"], b.read_regions()["features"], rtol=1e-2, atol=1e-2)
+
+
+def test_workers_write_what_the_main_process_writes(tmp_path):
+    """Planning and sampling in DataLoader workers gives the same file as in the main process."""
+    root, _ = make_voc(tmp_path, [f"t{i}" for i in range(5)], ["v0"], size=(41, 53))
+    index = tmp_path / "index.csv"
+    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(21, backbone="resnet_tiny", aspp_channels=8, feature_dim=8,
+                          low_level_channels=4, aspp_rates=(1, 2, 3))
+    for workers in (0, 2):
+        extract_features(model, index, "train", VOC_CLASSES, ["cow"], tmp_path / f"w{workers}.h5",
+                         max_per_class=5, seed=3, num_workers=workers, device="cpu")
+    with FeatureFile(tmp_path / "w0.h5") as a, FeatureFile(tmp_path / "w2.h5") as b:
+        ra, rb = a.read(), b.read()
+        for field in ("features", "image", "class_id", "position", "region"):
+            np.testing.assert_array_equal(getattr(ra, field), getattr(rb, field))
+        ga, gb = a.read_regions(), b.read_regions()
+        for field in ga:
+            np.testing.assert_array_equal(ga[field], gb[field])
+        ta, tb = a.image_table(), b.image_table()
+        for field in ta:
+            np.testing.assert_array_equal(ta[field], tb[field])
+        for i in range(a.n_images):
+            np.testing.assert_array_equal(a.label_map(i), b.label_map(i))
+        assert a.n_images == 5
+
+
+def test_equal_size_batches_keep_order_and_split_on_size_changes():
+    from zs3core.feature_extraction import equal_size_batches
+
+    sizes = [(4, 5), (4, 5), (4, 5), (5, 4), (4, 5), (4, 5)]
+    items = [(torch.zeros(3, *hw), i) for i, hw in enumerate(sizes)]
+    batches = [[i for _, i in batch] for batch in equal_size_batches(items, 2)]
+    assert batches == [[0, 1], [2], [3], [4, 5]]
+    assert [[i for _, i in b] for b in equal_size_batches(items, 8)] == [[0, 1, 2], [3], [4, 5]]
+
+
+def test_batched_extraction_writes_what_one_image_per_pass_writes(tmp_path):
+    root, _ = make_voc(tmp_path, [f"t{i}" for i in range(5)], ["v0"], size=(41, 53))
+    index = tmp_path / "index.csv"
+    write_index(index, index_rows(voc_records(root), VOC_CLASSES))
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(21, backbone="resnet_tiny", aspp_channels=8, feature_dim=8,
+                          low_level_channels=4, aspp_rates=(1, 2, 3))
+    for batch in (1, 3):
+        extract_features(model, index, "train", VOC_CLASSES, ["cow"], tmp_path / f"b{batch}.h5",
+                         max_per_class=5, seed=3, batch_size=batch, device="cpu")
+    with FeatureFile(tmp_path / "b1.h5") as a, FeatureFile(tmp_path / "b3.h5") as b:
+        ra, rb = a.read(), b.read()
+        for field in ("image", "class_id", "position", "region"):
+            np.testing.assert_array_equal(getattr(ra, field), getattr(rb, field))
+        np.testing.assert_allclose(ra.features, rb.features, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(a.read_regions()["features"], b.read_regions()["features"], rtol=1e-3, atol=1e-3)
