@@ -1,4 +1,6 @@
 """The torch Dataset over index.csv and the joint transforms."""
+from pathlib import Path
+
 import numpy as np
 import torch
 from torchvision import tv_tensors
@@ -20,6 +22,27 @@ def test_eval_items_keep_full_resolution_labels(tmp_path):
     image, mask, image_id = ds[0]
     assert image.dtype == torch.float32 and image.shape == (3, 24, 32)
     np.testing.assert_array_equal(mask.numpy(), labels[image_id])
+
+
+def test_cached_items_equal_fresh_reads_and_skip_the_disk(tmp_path):
+    index, _ = build_index(tmp_path)
+    lut = np.arange(256, dtype=np.uint8)
+    lut[CLASSES.index("background")] = 255
+    fresh = SegmentationDataset(index, "train", lut=lut)
+    want = [fresh[i] for i in range(len(fresh))]
+    cached = SegmentationDataset(index, "train", lut=lut, cache=True)
+    for i in range(len(cached)):
+        cached[i]
+    for row in cached.rows:  # a second read must not need the files
+        Path(row["image"]).unlink()
+        Path(row["label"]).unlink()
+    for i, (image, mask, image_id) in enumerate(want):
+        got = cached[i]
+        assert got[2] == image_id
+        torch.testing.assert_close(got[0], image)
+        torch.testing.assert_close(got[1], mask)
+        assert isinstance(got[1], tv_tensors.Mask) and got[1].dtype == torch.int64
+        assert not (got[1] == CLASSES.index("background")).any()  # the lut applies to cached labels
 
 
 def test_seen_only_filter_drops_every_image_with_an_unseen_class(tmp_path):

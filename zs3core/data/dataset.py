@@ -19,30 +19,44 @@ class SegmentationDataset(torch.utils.data.Dataset):
     `keep(row) -> bool` selects rows, e.g. the seen-only training set (no unseen class present),
     using the index's `classes` column so no label has to be opened to filter. `lut` (256 entries)
     relabels masks as they are read, e.g. unseen classes -> void. `transform` is a joint
-    torchvision v2 transform (see `zs3core.data.transforms`).
+    torchvision v2 transform (see `zs3core.data.transforms`). `cache`: keep every decoded image
+    and label in memory after its first read (small datasets read for many epochs in the main
+    process: decoding is about half the cost of an item; each DataLoader worker would hold a copy).
     """
 
     def __init__(self, index_csv: str | os.PathLike, split: str, transform: Callable | None = None,
-                 keep: Callable[[dict], bool] | None = None, lut: np.ndarray | None = None):
+                 keep: Callable[[dict], bool] | None = None, lut: np.ndarray | None = None,
+                 cache: bool = False):
         rows = [r for r in read_index(index_csv) if r["split"] == split]
         self.rows: Sequence[dict] = [r for r in rows if keep is None or keep(r)]
         self.transform = transform
         self.lut = lut
+        self._decoded: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int):
+    def _read(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(uint8 (3, H, W) image, uint8 (H, W) relabelled mask) of row i."""
+        if self._decoded is not None and i in self._decoded:
+            return self._decoded[i]
         row = self.rows[i]
         with Image.open(row["image"]) as img:
-            image = tv_tensors.Image(torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1))
+            image = torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1)
         label = read_label(row["label"])
         if self.lut is not None:
             label = self.lut[label]
-        mask = tv_tensors.Mask(torch.from_numpy(label.astype(np.int64)))
+        item = image, torch.from_numpy(np.ascontiguousarray(label, dtype=np.uint8))
+        if self._decoded is not None:
+            self._decoded[i] = item
+        return item
+
+    def __getitem__(self, i: int):
+        image, label = self._read(i)
+        image, mask = tv_tensors.Image(image), tv_tensors.Mask(label.long())
         if self.transform is not None:
             image, mask = self.transform(image, mask)
-        return image, mask, row["image_id"]
+        return image, mask, self.rows[i]["image_id"]
 
 
 def void_lut(void_ids: Sequence[int]) -> np.ndarray:

@@ -37,7 +37,8 @@ def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], s
     train = seg_cfg["train"]
     transform = train_transform(train["base_size"], train["crop_size"], tuple(train["scale"]))
     keep = without_classes(unseen) if mode == "drop" and unseen else None
-    return SegmentationDataset(index_csv, "train", transform, keep=keep, lut=void_lut(unseen_ids))
+    return SegmentationDataset(index_csv, "train", transform, keep=keep, lut=void_lut(unseen_ids),
+                               cache=train.get("cache_images", False))
 
 
 def build_model(kind: str, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None) -> nn.Module:
