@@ -106,12 +106,16 @@ def segmenter_config(dataset):
 
 
 def step0_config(dataset, kind):
-    """The segmenter settings of one step-0 network; the baseline may train for other epochs."""
+    """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`)
+    and may train for other epochs."""
     seg = segmenter_config(dataset)
-    epochs = stage_config(config, "baseline", dataset)["epochs"]
-    if kind == "baseline" and epochs:
-        seg = deep_merge(seg, {"train": {"epochs": epochs}})
-    return seg
+    if kind != "baseline":
+        return seg
+    baseline = stage_config(config, "baseline", dataset)
+    extra = {"devise": {"loss": baseline["loss"], "margin": baseline["margin"]}}
+    if baseline["epochs"]:
+        extra["train"] = {"epochs": baseline["epochs"]}
+    return deep_merge(seg, extra)
 
 
 def baseline_init(wildcards):

@@ -3,8 +3,14 @@
 The 1x1 classifier becomes a projection to the embedding dimension, trained to maximise the
 cosine similarity between a pixel's output and its class embedding (seen classes only); a
 pixel's prediction is the class, among ALL classes, whose embedding is the most similar.
-The loss is computed at the feature stride (labels downsampled by nearest neighbour):
-upsampling 300-channel maps to full resolution costs several times more on a CPU.
+
+Two losses: `RankLoss`, DeViSE's own hinge rank loss (Frome et al. 2013) on cosine
+similarities, which asks the pixel's class to beat every other seen class by a margin; and
+`CosineLoss`, plain cosine regression, which only pulls the output towards its class: word
+vectors share a large common direction, so on data dominated by a few classes it learns that
+direction and predicts the class nearest to it. Both are computed at the feature stride (labels
+downsampled by nearest neighbour): upsampling 300-channel maps to full resolution costs several
+times more on a CPU.
 """
 from __future__ import annotations
 
@@ -66,3 +72,33 @@ class CosineLoss(nn.Module):
         out = F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1)
         cosine = (out * self.embeddings[masks[valid]]).sum(1)
         return (1 - cosine).sum() / valid.sum().clamp(min=1)  # a batch of void pixels only gives 0
+
+
+class RankLoss(nn.Module):
+    """DeViSE's hinge rank loss: per non-void pixel with class y and output v, the sum over the
+    other seen classes j of max(0, margin - cos(v, e_y) + cos(v, e_j)), averaged over pixels.
+
+    Only the seen classes' embeddings take part: unseen classes are never targets nor negatives.
+    """
+
+    def __init__(self, embeddings: Tensor, seen_ids, margin: float = 0.1):
+        super().__init__()
+        seen_ids = torch.as_tensor(list(seen_ids), dtype=torch.long)
+        position = torch.full((VOID + 1,), -1, dtype=torch.long)
+        position[seen_ids] = torch.arange(len(seen_ids))
+        self.register_buffer("seen_embeddings", F.normalize(embeddings.float(), dim=1)[seen_ids])
+        self.register_buffer("position", position)  # class id -> its column among the seen
+        self.margin = float(margin)
+
+    def forward(self, projections: Tensor, masks: Tensor) -> Tensor:
+        masks = downsample_mask(masks, projections.shape[-2:])
+        valid = masks != VOID
+        target = self.position[masks[valid]]
+        if (target < 0).any():
+            raise ValueError(f"labels {masks[valid][target < 0].unique().tolist()} are not seen classes: "
+                             f"the rank loss must never see an unseen class")
+        out = F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1)
+        cosine = out @ self.seen_embeddings.T  # (pixels, seen classes)
+        hinge = (self.margin - cosine.gather(1, target[:, None]) + cosine).clamp(min=0)
+        hinge = hinge.scatter(1, target[:, None], 0.0)  # no term for the pixel's own class
+        return hinge.sum() / valid.sum().clamp(min=1)

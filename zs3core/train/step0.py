@@ -6,7 +6,8 @@
   masks are relabelled so that no unseen class id can ever reach the loss.
 - `supervised`: the oracle, trained on all classes (the first row of Tables 1 and 3).
 - `baseline`: the DeViSE baseline, the classifier replaced by a projection to the embedding
-  space, trained with a cosine loss on seen classes.
+  space, trained on seen classes with DeViSE's hinge rank loss on cosine similarities (or plain
+  cosine regression, `baseline.loss: cosine`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from torch import nn
 from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
 from zs3core.data.transforms import train_transform
 from zs3core.models.deeplab import build_segmenter
-from zs3core.models.devise import CosineLoss, DeviseSegmenter
+from zs3core.models.devise import CosineLoss, DeviseSegmenter, RankLoss
 from zs3core.train.segmenter import SegmenterTraining, default_device, load_trained, train_segmenter
 
 KINDS = ("seenonly", "supervised", "baseline")
@@ -53,10 +54,19 @@ def build_model(kind: str, num_classes: int, seg_cfg: dict, embeddings: np.ndarr
     return build_segmenter(num_classes, seg_cfg)
 
 
-def loss_function(kind: str, embeddings: np.ndarray | None = None) -> nn.Module:
-    if kind == "baseline":
-        return CosineLoss(torch.as_tensor(embeddings, dtype=torch.float32))
-    return nn.CrossEntropyLoss(ignore_index=255)
+def loss_function(kind: str, embeddings: np.ndarray | None = None, seen_ids: Sequence[int] = (),
+                  devise: dict | None = None) -> nn.Module:
+    """Cross-entropy, or for the baseline the loss `devise` names (`rank` with its `margin`, or
+    `cosine`) over the class embeddings; the rank loss ranks among the `seen_ids` only."""
+    if kind != "baseline":
+        return nn.CrossEntropyLoss(ignore_index=255)
+    table = torch.as_tensor(embeddings, dtype=torch.float32)
+    devise = devise or {"loss": "rank", "margin": 0.1}  # config.yaml's `baseline` defaults
+    if devise["loss"] == "rank":
+        return RankLoss(table, seen_ids, devise["margin"])
+    if devise["loss"] == "cosine":
+        return CosineLoss(table)
+    raise ValueError(f"baseline.loss must be 'rank' or 'cosine', got {devise['loss']!r}")
 
 
 def init_from_seen_only(model: DeviseSegmenter, checkpoint) -> None:
@@ -88,7 +98,8 @@ def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequen
     if log:
         log.info("%s: %d training images, %d classes, unseen %s", kind, len(dataset), len(class_names), list(unseen))
     cfg = SegmenterTraining(seed=seed, **{k: seg_cfg["train"][k] for k in TRAINING_KEYS})
-    train_segmenter(model, dataset, loss_function(kind, embeddings), cfg,
+    seen_ids = [i for i, c in enumerate(class_names) if c not in set(unseen)]
+    train_segmenter(model, dataset, loss_function(kind, embeddings, seen_ids, seg_cfg.get("devise")), cfg,
                     work_dir=work_dir, out_path=out_path, log=log)
 
 
