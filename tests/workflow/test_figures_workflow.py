@@ -18,8 +18,8 @@ TARGETS = ["results/figures/synthvoc_k2.png", "results/synthvoc_k2_zs3_confusion
 
 def tiny_config(images):
     overrides = small_synthetic(n_val=30)  # enough test images that some contain cow or motorbike
-    overrides["datasets"]["synthvoc"].update(ks=[2, 4], segmenter={"train": {"epochs": 2, "batch_size": 8}})
-    overrides["generator"] = {"iterations": 30}
+    overrides["datasets"]["synthvoc"].update(ks=[2, 4], segmenter={"train": {"epochs": 2, "batch_size": 8}},
+                                             generator={"iterations": 30})
     overrides["classifier"] = {"epochs": 2}
     overrides["default_datasets"] = ["synthvoc"]
     overrides["figures"] = {"n_images": 2, "methods": ["seenonly", "zs3"]}

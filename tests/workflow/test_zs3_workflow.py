@@ -15,8 +15,8 @@ FIGURE_RULES = {"qualitative_figure", "confusion_heatmap", "fig5"}
 
 def tiny_config():
     overrides = small_synthetic()
-    overrides["datasets"]["synthvoc"].update(ks=[2, 4], segmenter={"train": {"epochs": 2, "batch_size": 8}})
-    overrides["generator"] = {"iterations": 30}
+    overrides["datasets"]["synthvoc"].update(ks=[2, 4], segmenter={"train": {"epochs": 2, "batch_size": 8}},
+                                             generator={"iterations": 30})  # synthvoc sets its own
     overrides["classifier"] = {"epochs": 2}
     overrides["selftrain"] = {"p_sweep": [25, 50]}
     overrides["default_datasets"] = ["synthvoc"]
@@ -57,7 +57,7 @@ def test_default_target_builds_the_tables(built):
 
 def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
     overrides = tiny_config()
-    overrides["generator"]["iterations"] = 31
+    overrides["datasets"]["synthvoc"]["generator"]["iterations"] = 31
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("train_generator") == 2 and jobs.pop("generate_bank") == 2
     # ZS5Net's pseudo-labels come from the ZS3 model, so self-training reruns too: at p = 25 for
