@@ -80,3 +80,18 @@ def test_baseline_can_start_from_the_seen_only_trunk(voc_index, tmp_path):
             assert value.shape[0] == 5  # the projection, not the 21-class classifier
         else:
             assert torch.equal(value, state[key]), key
+
+
+def test_the_baseline_loss_is_the_configured_one_over_the_seen_classes():
+    from zs3core.models.devise import CosineLoss, RankLoss
+    from zs3core.train.step0 import loss_function
+
+    emb = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    rank = loss_function("baseline", emb, seen_ids=[0, 1, 3], devise={"loss": "rank", "margin": 0.2})
+    assert isinstance(rank, RankLoss) and rank.margin == 0.2
+    torch.testing.assert_close(rank.seen_embeddings,
+                               torch.nn.functional.normalize(torch.from_numpy(emb), dim=1)[[0, 1, 3]])
+    assert isinstance(loss_function("baseline", emb, [0, 1, 3], {"loss": "cosine", "margin": 0.1}), CosineLoss)
+    assert isinstance(loss_function("seenonly"), torch.nn.CrossEntropyLoss)
+    with pytest.raises(ValueError, match="baseline.loss"):
+        loss_function("baseline", emb, [0, 1, 3], {"loss": "hinge", "margin": 0.1})
