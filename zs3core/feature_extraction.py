@@ -145,26 +145,25 @@ def extract_features(segmenter: DeepLabV3Plus, index_csv, split: str, class_name
                               means.numpy(), plan["sizes"], has_unseen=has_unseen)
 
         pending = None
-        progress = tqdm(total=len(dataset), desc=f"features {split}", mininterval=10)
-        for batch in equal_size_batches(loader, batch_size):
-            feats = segmenter.features(_normalised([item[0] for item in batch], device))
-            done = []
-            for (_, plan, image_id, has_unseen), image_feats in zip(batch, feats):
-                if tuple(image_feats.shape[-2:]) != plan["label_small"].shape:
-                    raise ValueError(f"{image_id}: feature map {tuple(image_feats.shape[-2:])} is not the "
-                                     f"expected grid {plan['label_small'].shape}")
-                rows, means = (t.to("cpu", non_blocking=True) for t in image_rows(image_feats, plan))
-                done.append((image_id, has_unseen, plan, rows, means))
-            ready = torch.cuda.Event() if device.type == "cuda" else None
-            if ready is not None:
-                ready.record()
-            if pending is not None:
-                write(*pending)  # batch i - 1, while the device works on batch i
-            pending = (done, ready)
-            progress.update(len(batch))
+        with tqdm(total=len(dataset), desc=f"features {split}", mininterval=10) as progress:
+            for batch in equal_size_batches(loader, batch_size):
+                feats = segmenter.features(_normalised([item[0] for item in batch], device))
+                done = []
+                for (_, plan, image_id, has_unseen), image_feats in zip(batch, feats):
+                    if tuple(image_feats.shape[-2:]) != plan["label_small"].shape:
+                        raise ValueError(f"{image_id}: feature map {tuple(image_feats.shape[-2:])} is not "
+                                         f"the expected grid {plan['label_small'].shape}")
+                    rows, means = (t.to("cpu", non_blocking=True) for t in image_rows(image_feats, plan))
+                    done.append((image_id, has_unseen, plan, rows, means))
+                ready = torch.cuda.Event() if device.type == "cuda" else None
+                if ready is not None:
+                    ready.record()
+                if pending is not None:
+                    write(*pending)  # batch i - 1, while the device works on batch i
+                pending = (done, ready)
+                progress.update(len(batch))
         if pending is not None:
             write(*pending)
-        progress.close()
     if log:
         log.info("wrote %d %s images to %s", len(dataset), split, out_path)
     return len(dataset)
