@@ -81,11 +81,11 @@ class _PlannedImages(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int):
-        image, mask, image_id = self.dataset[i]
+        image, mask = self.dataset.read(i)
         plan = plan_image(mask.numpy(), feature_grid(*mask.shape[-2:]), self.max_per_class,
                           np.random.default_rng([self.seed, i]))
-        has_unseen = not self.unseen.isdisjoint(self.dataset.rows[i]["classes"])
-        return image.as_subclass(torch.Tensor), plan, image_id, has_unseen
+        row = self.dataset.rows[i]
+        return image, plan, row["image_id"], not self.unseen.isdisjoint(row["classes"])
 
 
 def _as_is(item):

@@ -36,8 +36,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _read(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(uint8 (3, H, W) image, uint8 (H, W) relabelled mask) of row i."""
+    def read(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(uint8 (3, H, W) image, uint8 (H, W) relabelled mask) of row i, untransformed."""
         if self._decoded is not None and i in self._decoded:
             return self._decoded[i]
         row = self.rows[i]
@@ -52,7 +52,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
         return item
 
     def __getitem__(self, i: int):
-        image, label = self._read(i)
+        image, label = self.read(i)
         image, mask = tv_tensors.Image(image), tv_tensors.Mask(label.long())
         if self.transform is not None:
             image, mask = self.transform(image, mask)

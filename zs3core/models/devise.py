@@ -30,6 +30,13 @@ def downsample_mask(masks: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(masks[:, None].float(), size=size, mode="nearest-exact")[:, 0].long()
 
 
+def labelled_projections(projections: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    """(n, D) unit-norm projections of the non-void pixels at the feature stride, and their labels."""
+    masks = downsample_mask(masks, projections.shape[-2:])
+    valid = masks != VOID
+    return F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1), masks[valid]
+
+
 class DeviseSegmenter(nn.Module):
     """Wraps a DeepLabV3Plus whose classifier has `embeddings.shape[1]` outputs.
 
@@ -67,11 +74,9 @@ class CosineLoss(nn.Module):
         self.register_buffer("embeddings", F.normalize(embeddings.float(), dim=1))
 
     def forward(self, projections: Tensor, masks: Tensor) -> Tensor:
-        masks = downsample_mask(masks, projections.shape[-2:])
-        valid = masks != VOID
-        out = F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1)
-        cosine = (out * self.embeddings[masks[valid]]).sum(1)
-        return (1 - cosine).sum() / valid.sum().clamp(min=1)  # a batch of void pixels only gives 0
+        out, labels = labelled_projections(projections, masks)
+        cosine = (out * self.embeddings[labels]).sum(1)
+        return (1 - cosine).sum() / max(len(labels), 1)  # a batch of void pixels only gives 0
 
 
 class RankLoss(nn.Module):
@@ -91,14 +96,12 @@ class RankLoss(nn.Module):
         self.margin = float(margin)
 
     def forward(self, projections: Tensor, masks: Tensor) -> Tensor:
-        masks = downsample_mask(masks, projections.shape[-2:])
-        valid = masks != VOID
-        target = self.position[masks[valid]]
+        out, labels = labelled_projections(projections, masks)
+        target = self.position[labels]
         if (target < 0).any():
-            raise ValueError(f"labels {masks[valid][target < 0].unique().tolist()} are not seen classes: "
+            raise ValueError(f"labels {labels[target < 0].unique().tolist()} are not seen classes: "
                              f"the rank loss must never see an unseen class")
-        out = F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1)
         cosine = out @ self.seen_embeddings.T  # (pixels, seen classes)
         hinge = (self.margin - cosine.gather(1, target[:, None]) + cosine).clamp(min=0)
         hinge = hinge.scatter(1, target[:, None], 0.0)  # no term for the pixel's own class
-        return hinge.sum() / valid.sum().clamp(min=1)
+        return hinge.sum() / max(len(labels), 1)

@@ -98,7 +98,8 @@ def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequen
     if log:
         log.info("%s: %d training images, %d classes, unseen %s", kind, len(dataset), len(class_names), list(unseen))
     cfg = SegmenterTraining(seed=seed, **{k: seg_cfg["train"][k] for k in TRAINING_KEYS})
-    seen_ids = [i for i, c in enumerate(class_names) if c not in set(unseen)]
+    excluded = set(unseen)
+    seen_ids = [i for i, c in enumerate(class_names) if c not in excluded]
     train_segmenter(model, dataset, loss_function(kind, embeddings, seen_ids, seg_cfg.get("devise")), cfg,
                     work_dir=work_dir, out_path=out_path, log=log)
 
