@@ -5,6 +5,7 @@ rule retrain_zs3:
     """ZS3Net: the 1x1 classifier retrained on real seen + synthetic unseen features."""
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout="data/{dataset}/holdout.txt",
         synthetic=synthetic_source,
         embeddings=lambda wc: embedding_table(wc.dataset),
     output:
@@ -30,6 +31,7 @@ rule retrain_ceiling:
     """Diagnostic oracle: the classifier retrained on REAL features of every class."""
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout="data/{dataset}/holdout.txt",
     output:
         "classifiers/{dataset}{seedtag}/k{K}/ceiling.pt",
     params:

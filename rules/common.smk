@@ -174,9 +174,10 @@ def zs5_inputs(wildcards):
     run = run_dir(wildcards)
     if stage_config(config, "selftrain", wildcards.dataset)["mode"] == "finetune":
         return {"checkpoint": f"checkpoints/{run}/seenonly.pt", "zs3": f"classifiers/{run}/zs3.pt",
-                "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}"}
+                "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
+                "holdout": f"data/{wildcards.dataset}/holdout.txt"}
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
-            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5"}
+            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt"}
 
 
 def finetune_settings(wildcards):

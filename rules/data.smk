@@ -113,3 +113,22 @@ rule index_context:
         runtime=60,
     script:
         "../workflow_scripts/index_context.py"
+
+
+rule holdout:
+    """The calibration hold-out: a seeded share of the training images that no trained stage
+    learns from (zs3core/holdout.py); gamma and the cross-validation are scored on it."""
+    input:
+        "data/{dataset}/index.csv",
+    output:
+        "data/{dataset}/holdout.txt",
+    params:
+        fraction=config["holdout"]["fraction"],
+        seed=config["seed"],
+    log:
+        "logs/holdout/{dataset}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow_scripts/choose_holdout.py"

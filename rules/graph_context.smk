@@ -53,6 +53,7 @@ rule retrain_zs3gc:
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         bank="banks/{dataset}{seedtag}/k{K}/gc.h5",
+        holdout="data/{dataset}/holdout.txt",
     output:
         "classifiers/{dataset}{seedtag}/k{K}/zs3gc.pt",
     params:

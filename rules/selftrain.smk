@@ -8,6 +8,7 @@ rule pseudo_label:
         checkpoint="checkpoints/{dataset}{seedtag}/k{K}/seenonly.pt",
         classifier="classifiers/{dataset}{seedtag}/k{K}/zs3.pt",
         index="data/{dataset}/index.csv",
+        holdout="data/{dataset}/holdout.txt",
     output:
         directory("pseudo/{dataset}{seedtag}/k{K}/p{p}"),
     params:

@@ -1,4 +1,5 @@
 """Rule pseudo_label: seen-only segmenter + ZS3 classifier -> pseudo/{dataset}/k{K}/p{p}/ (PNGs + index.csv)."""
+from zs3core.holdout import read_holdout
 from zs3core.retrain import classifier_scorer, load_classifier
 from zs3core.runlog import job_log
 from zs3core.selftrain import pseudo_label_pool
@@ -10,4 +11,5 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     classifier = load_classifier(snakemake.input.classifier)
     gamma = classifier["gamma"] if snakemake.params.calibrated else 0.0
     pseudo_label_pool(classifier_scorer(segmenter, classifier), snakemake.input.index, classes,
-                      snakemake.params.unseen, float(snakemake.wildcards.p), gamma, snakemake.output[0], log=log)
+                      snakemake.params.unseen, float(snakemake.wildcards.p), gamma, snakemake.output[0],
+                      holdout=read_holdout(snakemake.input.holdout), log=log)

@@ -1,4 +1,5 @@
 """Rule retrain_zs3gc: seen-only features + GC bank -> classifiers/{dataset}/k{K}/zs3gc.pt."""
+from zs3core.holdout import read_holdout
 from zs3core.retrain import retrain
 from zs3core.runlog import job_log
 from zs3core.train.generator import read_bank
@@ -6,5 +7,5 @@ from zs3core.train.generator import read_bank
 with job_log(snakemake.log[0], snakemake.threads) as log:
     bank = read_bank(snakemake.input.bank)
     retrain("zs3gc", snakemake.input.features, snakemake.params.classes, snakemake.params.unseen,
-            snakemake.params.classifier, out_path=snakemake.output[0], seed=snakemake.params.seed,
+            snakemake.params.classifier, holdout=read_holdout(snakemake.input.holdout), out_path=snakemake.output[0], seed=snakemake.params.seed,
             extra=[(bank.features, bank.class_id)], log=log)

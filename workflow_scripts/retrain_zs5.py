@@ -2,6 +2,7 @@
 the 1x1 classifier on real seen + synthetic + pseudo-labelled rows, or the fine-tuned decoder."""
 from pathlib import Path
 
+from zs3core.holdout import read_holdout
 from zs3core.retrain import load_classifier, pseudo_rows, retrain
 from zs3core.runlog import job_log
 from zs3core.selftrain import pseudo_index
@@ -13,6 +14,7 @@ from zs3core.train.step0 import TRAINING_KEYS, load_step0
 with job_log(snakemake.log[0], snakemake.threads) as log:
     classes, unseen, seed = snakemake.params.classes, snakemake.params.unseen, snakemake.params.seed
     finetune, calibration = snakemake.params.finetune, snakemake.params.classifier["calibration"]
+    holdout = read_holdout(snakemake.input.holdout)
     if finetune:
         seg = snakemake.params.segmenter
         train = SegmenterTraining(seed=seed, **{**{k: seg["train"][k] for k in TRAINING_KEYS},
@@ -21,10 +23,10 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         work_dir.mkdir(parents=True, exist_ok=True)
         finetune_zs5(load_step0("seenonly", snakemake.input.checkpoint, len(classes), seg),
                      load_classifier(snakemake.input.zs3), snakemake.input.index, pseudo_index(snakemake.input.pseudo),
-                     classes, unseen, train, seg["train"], calibration, out_path=snakemake.output[0],
+                     classes, unseen, train, seg["train"], calibration, holdout, out_path=snakemake.output[0],
                      work_dir=work_dir, log=log)
     else:
         bank = read_bank(snakemake.input.synthetic)
-        retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier,
+        retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier, holdout=holdout,
                 out_path=snakemake.output[0], seed=seed,
                 extra=[(bank.features, bank.class_id), pseudo_rows(snakemake.input.pseudo, unseen)], log=log)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 
 
@@ -41,16 +40,8 @@ def choose_gamma(heldout_logits: torch.Tensor, seen: Sequence[int], grid: Sequen
     """
     if heldout_logits.numel() == 0:
         raise ValueError("no held-out seen-only pixels to choose gamma on; "
-                         "raise calibration.holdout_fraction or use more training images")
+                         "raise holdout.fraction or use more training images")
     sweep = [{"gamma": float(g), "unseen_rate": unseen_rate(heldout_logits, seen, float(g))}
              for g in sorted(grid)]
     admissible = [s["gamma"] for s in sweep if s["unseen_rate"] <= max_unseen_rate]
     return (max(admissible) if admissible else 0.0), sweep
-
-
-def holdout_images(n_images: int, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask over `n_images`: a seeded `fraction` held out from classifier training."""
-    rng = np.random.default_rng([seed, 0xCA1])
-    mask = np.zeros(n_images, dtype=bool)
-    mask[rng.permutation(n_images)[:int(round(fraction * n_images))]] = True
-    return mask

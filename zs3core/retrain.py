@@ -16,8 +16,8 @@ Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
 - `ceiling`: a diagnostic oracle trained on REAL features of every class, unseen included
   (it reads unseen ground truth by design): how far generated features fall short of real ones.
 
-A seeded fraction of the seen-only images is held out of training; their pixels choose the
-calibration offset gamma (`zs3core.calibration`).
+The hold-out images (`zs3core.holdout`) never train the classifier; those of them with no unseen
+class choose the calibration offset gamma (`zs3core.calibration`).
 """
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from zs3core.calibration import choose_gamma, holdout_images
+from zs3core.calibration import choose_gamma
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
+from zs3core.holdout import image_mask
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import load_generator
 
@@ -47,8 +48,9 @@ class TrainingRows:
     heldout: np.ndarray
 
 
-def real_rows(feature_file, *, include_unseen_images: bool, holdout_fraction: float, seed: int) -> TrainingRows:
-    """Real feature rows, minus a held-out share of the seen-only images (kept for calibration).
+def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[str]) -> TrainingRows:
+    """Real feature rows of the images not in `holdout`; the held-out seen-only images' rows
+    are returned apart, for calibration.
 
     With `include_unseen_images=False` the rows come from seen-only images alone, so no row of an
     unseen class and no pixel of an image containing one is ever read.
@@ -56,9 +58,9 @@ def real_rows(feature_file, *, include_unseen_images: bool, holdout_fraction: fl
     with FeatureFile(feature_file) as f:
         table = f.image_table()
         seen_only = ~table["has_unseen"]
-        held = np.zeros(len(seen_only), dtype=bool)
-        held[seen_only] = holdout_images(int(seen_only.sum()), holdout_fraction, seed)
-        train_images = (seen_only | include_unseen_images) & ~held
+        held_out = image_mask(table["image_id"], holdout)
+        held = seen_only & held_out
+        train_images = (seen_only | include_unseen_images) & ~held_out
         rows = f.read(images=train_images)
         heldout = f.read(images=held).features
         if not include_unseen_images:
@@ -85,19 +87,19 @@ def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: 
 
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
-            out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+            holdout: frozenset[str], out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
             log: logging.Logger | None = None) -> dict:
     """Train the classifier of `method`, choose gamma, and write `out_path` atomically.
 
     `extra` = (features, class ids) pairs added to the real rows: the generator's bank for zs3;
     the bank and the pseudo-labelled rows for zs5.
-    `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`).
+    `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`);
+    `holdout` the held-out image ids (`zs3core.holdout`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown classifier method {method!r}, expected one of {METHODS}")
     calib = cfg["calibration"]
-    rows = real_rows(feature_file, include_unseen_images=method == "ceiling",
-                     holdout_fraction=calib["holdout_fraction"], seed=seed)
+    rows = real_rows(feature_file, include_unseen_images=method == "ceiling", holdout=holdout)
     features, labels = rows.features, rows.labels
     for added_features, added_labels in extra:
         features = np.concatenate([features, added_features])

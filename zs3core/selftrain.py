@@ -33,12 +33,13 @@ from zs3core.io import atomic_dir
 PSEUDO_INDEX = "index.csv"
 
 
-def unlabelled_pool(index_csv, unseen: Sequence[str]) -> list[dict]:
-    """Training rows with an unseen class present: the images step 0 dropped. Only the image
-    path and id travel on; the label path stays behind so nothing downstream can open it."""
+def unlabelled_pool(index_csv, unseen: Sequence[str], holdout: frozenset[str] = frozenset()) -> list[dict]:
+    """Training rows with an unseen class present: the images step 0 dropped, minus the held-out
+    ones (`zs3core.holdout`: no classifier trains on them). Only the image path and id travel on;
+    the label path stays behind so nothing downstream can open it."""
     unseen = set(unseen)
-    return [{"image_id": r["image_id"], "image": r["image"]}
-            for r in read_index(index_csv) if r["split"] == "train" and not unseen.isdisjoint(r["classes"])]
+    return [{"image_id": r["image_id"], "image": r["image"]} for r in read_index(index_csv)
+            if r["split"] == "train" and not unseen.isdisjoint(r["classes"]) and r["image_id"] not in holdout]
 
 
 class PoolImages(torch.utils.data.Dataset):
@@ -82,12 +83,13 @@ def top_p_pseudo_labels(scores: torch.Tensor, unseen: Sequence[int], p: float, g
 @torch.no_grad()
 def pseudo_label_pool(score: Callable[[torch.Tensor], torch.Tensor], index_csv, class_names: Sequence[str],
                       unseen: Sequence[str], p: float, gamma: float, out_dir, *,
-                      device: str | None = None, log: logging.Logger | None = None) -> int:
+                      holdout: frozenset[str] = frozenset(), device: str | None = None,
+                      log: logging.Logger | None = None) -> int:
     """Write `out_dir/{image_id}.png` for every pool image and `out_dir/index.csv` (split `train`,
     `classes` = the pseudo-labelled classes), atomically as one directory. Returns the pool size."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     unseen_ids = [class_names.index(c) for c in unseen]
-    pool = unlabelled_pool(index_csv, unseen)
+    pool = unlabelled_pool(index_csv, unseen, holdout)
     loader = torch.utils.data.DataLoader(PoolImages(pool), batch_size=1, shuffle=False)
     records, labelled = [], 0
     with atomic_dir(out_dir) as tmp:

@@ -10,7 +10,8 @@ from zs3core.train.classifier import ClassifierTraining, fit_classifier
 CLASSES = ["background", "cat", "cow"]  # cow unseen
 CFG = {"epochs": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
        "unseen_weight": 1.0,
-       "calibration": {"holdout_fraction": 0.25, "gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
+       "calibration": {"gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
+HOLDOUT = frozenset({"im1", "im2", "im3"})  # im3 holds a cow: held out, but never a calibration image
 
 
 def blobs(n, rng):
@@ -51,13 +52,15 @@ def write_toy_features(path, rng):
 def test_strict_rows_never_touch_unseen_images(tmp_path):
     path = tmp_path / "train.h5"
     write_toy_features(path, np.random.default_rng(0))
-    rows = real_rows(path, include_unseen_images=False, holdout_fraction=0.25, seed=0)
+    rows = real_rows(path, include_unseen_images=False, holdout=HOLDOUT)
     assert not np.isin(rows.labels, [2]).any()
     assert np.abs(rows.features).max() < 100 and np.abs(rows.heldout).max() < 100
-    # 8 seen-only images, 2 held out: 6 x (8 background + 8 cat) rows
+    # 8 seen-only images, 2 of them held out: 6 x (8 background + 8 cat) rows
     assert len(rows.labels) == 6 * 16 and len(rows.heldout) == 2 * 16
-    ceiling = real_rows(path, include_unseen_images=True, holdout_fraction=0.25, seed=0)
+    ceiling = real_rows(path, include_unseen_images=True, holdout=HOLDOUT)
     assert np.isin(ceiling.labels, [2]).any() and np.abs(ceiling.features).max() > 100
+    # the ceiling reads cow images, but not the held-out one: 3 of 4 cow images x (8 + 4 + 4) rows
+    assert len(ceiling.labels) == 6 * 16 + 3 * 16 and (ceiling.labels == 2).sum() == 3 * 4
 
 
 def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
@@ -65,7 +68,7 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
     write_toy_features(path, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     bank = (np.array([-4.0, -4.0]) + 0.3 * rng.standard_normal((50, 2))).astype(np.float32), np.full(50, 2)
-    state = retrain("zs3", path, CLASSES, ["cow"], CFG, out_path=tmp_path / "zs3.pt", seed=0, extra=[bank])
+    state = retrain("zs3", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "zs3.pt", seed=0, extra=[bank])
     loaded = load_classifier(tmp_path / "zs3.pt")
     assert torch.equal(loaded["weight"], state["weight"]) and loaded["gamma"] in CFG["calibration"]["gammas"]
     # the classifier recognises a cow-like feature, and the scorer is a 1x1 convolution
@@ -81,4 +84,4 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
 
 def test_unknown_method_is_named(tmp_path):
     with pytest.raises(ValueError, match="unknown classifier method"):
-        retrain("zs4", tmp_path / "x.h5", CLASSES, ["cow"], CFG, out_path=tmp_path / "o.pt", seed=0)
+        retrain("zs4", tmp_path / "x.h5", CLASSES, ["cow"], CFG, holdout=frozenset(), out_path=tmp_path / "o.pt", seed=0)

@@ -15,7 +15,7 @@ from zs3core.train.segmenter import SegmenterTraining
 TINY = {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_level_channels": 4,
         "aspp_rates": [1, 2, 3], "init": "none"}
 TRAIN = {"base_size": 32, "scale": [0.75, 1.25], "crop_size": 32}
-CALIBRATION = {"holdout_fraction": 0.25, "max_unseen_rate": 0.05, "gammas": [0, 1, 2]}
+CALIBRATION = {"max_unseen_rate": 0.05, "gammas": [0, 1, 2]}
 
 
 def zs3_state(segmenter, num_classes, seed=0):
@@ -78,8 +78,9 @@ def test_finetune_reads_no_pool_label_and_writes_a_classifier(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     out = tmp_path / "zs5.pt"
+    seen_only = [r["image_id"] for r in read_index(index) if r["split"] == "train" and unseen[0] not in r["classes"]]
     state = finetune_zs5(net, zs3_state(net, len(VOC_CLASSES)), index, pseudo_index(pseudo), VOC_CLASSES,
-                         unseen, train, TRAIN, CALIBRATION, out_path=out, work_dir=work)
+                         unseen, train, TRAIN, CALIBRATION, frozenset(seen_only[:2]), out_path=out, work_dir=work)
     loaded = load_classifier(out)
     assert loaded["gamma"] in CALIBRATION["gammas"] and set(loaded["decoder"]) == set(net.decoder.state_dict())
     assert loaded["weight"].shape == (len(VOC_CLASSES), 8) and torch.equal(loaded["weight"], state["weight"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import zs3core.features as features_mod
-from zs3core.features import FeatureFile, FeatureWriter
+from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.retrain import retrain
 from zs3core.train.generator import read_bank
 from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
@@ -174,8 +174,8 @@ def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained
     write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 20, tmp_path / "gc.h5", seed=0)
     bank = read_bank(tmp_path / "gc.h5")
     cfg = {"epochs": 2, "batch_size": 32, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
-           "unseen_weight": 1.0, "calibration": {"holdout_fraction": 0.2, "max_unseen_rate": 0.05, "gammas": [0, 1]}}
-    state = retrain("zs3gc", toy[0], CLASSES, UNSEEN, cfg, out_path=tmp_path / "zs3gc.pt", seed=0,
+           "unseen_weight": 1.0, "calibration": {"max_unseen_rate": 0.05, "gammas": [0, 1]}}
+    state = retrain("zs3gc", toy[0], CLASSES, UNSEEN, cfg, holdout=frozenset(image_table(toy[0])["image_id"][:3]), out_path=tmp_path / "zs3gc.pt", seed=0,
                     extra=[(bank.features, bank.class_id)])
     assert state["method"] == "zs3gc" and torch.isfinite(state["weight"]).all()
     assert state["weight"].abs().max() < 10  # a poisoned row would blow the logits up

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zs3core.calibration import choose_gamma, holdout_images
+from zs3core.calibration import choose_gamma
 from zs3core.checkpoints import save_checkpoint
 from zs3core.data.dataset import SegmentationDataset, without_classes
 from zs3core.data.transforms import eval_transform, train_transform
@@ -68,15 +68,15 @@ def with_classifier(segmenter: DeepLabV3Plus, state: dict) -> DeepLabV3Plus:
     return net
 
 
-def training_sets(index_csv, pseudo_index_csv, unseen: Sequence[str], train_cfg: dict, holdout_fraction: float,
-                  seed: int) -> tuple[torch.utils.data.Dataset, SegmentationDataset]:
-    """(seen-only images minus the held-out ones + pseudo-labelled pool images, the held-out images)."""
+def training_sets(index_csv, pseudo_index_csv, unseen: Sequence[str], train_cfg: dict,
+                  holdout: frozenset[str]) -> tuple[torch.utils.data.Dataset, SegmentationDataset]:
+    """(seen-only images minus the held-out ones + pseudo-labelled pool images, the held-out
+    seen-only images; the pool leaves the hold-out out already, `selftrain.unlabelled_pool`)."""
     transform = train_transform(train_cfg["base_size"], train_cfg["crop_size"], tuple(train_cfg["scale"]))
     seen_only = SegmentationDataset(index_csv, "train", transform, keep=without_classes(unseen))
-    held = holdout_images(len(seen_only), holdout_fraction, seed)
     heldout = SegmentationDataset(index_csv, "train", eval_transform(), keep=without_classes(unseen))
-    heldout.rows = [r for r, h in zip(seen_only.rows, held) if h]
-    seen_only.rows = [r for r, h in zip(seen_only.rows, held) if not h]
+    heldout.rows = [r for r in seen_only.rows if r["image_id"] in holdout]
+    seen_only.rows = [r for r in seen_only.rows if r["image_id"] not in holdout]
     pool = SegmentationDataset(pseudo_index_csv, "train", transform)
     return torch.utils.data.ConcatDataset([seen_only, pool]), heldout
 
@@ -97,10 +97,10 @@ def heldout_logits(segmenter: DeepLabV3Plus, images: SegmentationDataset, seed: 
 
 def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_index_csv,
                  class_names: Sequence[str], unseen: Sequence[str], train: SegmenterTraining, seg_train: dict,
-                 calibration: dict, *, out_path, work_dir, log: logging.Logger | None = None) -> dict:
+                 calibration: dict, holdout: frozenset[str], *, out_path, work_dir,
+                 log: logging.Logger | None = None) -> dict:
     """Fine-tune, choose gamma, and write the classifier file (with the decoder) to `out_path`."""
-    dataset, heldout = training_sets(index_csv, pseudo_index_csv, unseen, seg_train,
-                                     calibration["holdout_fraction"], train.seed)
+    dataset, heldout = training_sets(index_csv, pseudo_index_csv, unseen, seg_train, holdout)
     torch.manual_seed(train.seed)
     model = DecoderFinetune(with_classifier(segmenter, zs3_state))
     weights_path = work_dir / "finetuned.pt"
