@@ -41,7 +41,7 @@ rule evaluate_authors:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         format=lambda wc: dataset_config(wc.dataset)["format"],
-        meta=lambda wc: results_meta(wc, wc.method, "authors") | {"backbone": "resnet101"},
+        meta=lambda wc: results_meta(wc, wc.method) | {"backbone": "resnet101"},
         absent_as_zero=config["evaluation"]["absent_as_zero"],
     threads: config["compute"]["threads"]
     log:

@@ -1,13 +1,17 @@
 # Config validation, wildcard constraints and input functions shared by every stage.
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.utils import min_version, validate
 
+# Before zs3core loads: every job inherits the CPU-kernel pin (zs3core/cpu_kernels.py) or not.
+os.environ["ZS3_CPU_KERNELS"] = str(config.get("compute", {}).get("cpu_kernels", "portable"))
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
 from zs3core.config import ConfigError, check_config, deep_merge, normalise_split_keys, require_paths, split_ks, stage_config, unseen_classes
 from zs3core.data.images import image_files
+from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
 
 min_version("9.0")
@@ -125,26 +129,30 @@ def baseline_init(wildcards):
     return []
 
 
+def stage_holdout(wildcards):
+    """The hold-out file for the step-0 and generator jobs that leave it out (`holdout.scope:
+    all_stages`; the supervised oracle never does); classifiers always read it."""
+    return f"data/{wildcards.dataset}/holdout.txt" if config["holdout"]["scope"] == "all_stages" else []
+
+
 def unseen_of(wildcards):
     """Unseen class names of the split in the wildcards (none for the supervised oracle)."""
     return unseen_classes(config, wildcards.dataset, wildcards.K) if "K" in wildcards.keys() else []
 
 
-def results_meta(wildcards, method, protocol="none"):
-    """The columns that make a results row comparable with others (`calibration` and `gamma`
-    are set per row by the evaluation: raw, or calibrated with its seen-logit offset)."""
-    seg = segmenter_config(wildcards.dataset)
-    return {"dataset": wildcards.dataset, "K": int(wildcards.get("K", 0)), "method": method,
-            "seed": seed_of(wildcards), "protocol": protocol, "calibration": "raw", "gamma": 0.0,
-            "backbone": seg["backbone"], "unseen_pixels": seg["unseen_pixels"],
-            "embedding_source": EMBEDDING_SOURCE} | eval_resolution_meta()
-
-
-def eval_resolution_meta():
-    """Rows evaluated at the authors' resolution (`evaluation.short_side`) say so; the evaluator
-    reads the resize from this column. Rows at the original resolution carry no such column."""
-    short_side = config["evaluation"]["short_side"]
-    return {"eval_short_side": short_side} if short_side else {}
+def results_meta(wildcards, method):
+    """How a results row was made (`zs3core.provenance.row_meta`), from this run's config."""
+    ds, base = wildcards.dataset, method.partition("_p")[0]
+    generator = stage_config(config, GENERATOR_METHODS[base], ds) if base in GENERATOR_METHODS else None
+    selftrain = None
+    if base == "zs5":
+        p = method.removeprefix("zs5_p") if "_p" in method else selftrain_p(ds)
+        selftrain = stage_config(config, "selftrain", ds) | {"p": float(p)}
+    return row_meta(dataset=ds, K=int(wildcards.get("K", 0)), method=method, seed=seed_of(wildcards),
+                    classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
+                    holdout_scope=config["holdout"]["scope"], embedding_source=EMBEDDING_SOURCE,
+                    generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
+                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"])
 
 
 def synthetic_source(wildcards):
@@ -184,22 +192,6 @@ def finetune_settings(wildcards):
     """ZS5Net's fine-tuning settings in finetune mode; None in classifier mode."""
     selftrain = stage_config(config, "selftrain", wildcards.dataset)
     return selftrain["finetune"] if selftrain["mode"] == "finetune" else None
-
-
-def selftrain_meta(wildcards):
-    """ZS5Net rows also carry their p and whether the pseudo-labelling ZS3 model was calibrated."""
-    if not wildcards.method.startswith("zs5"):
-        return {}
-    p = wildcards.method.removeprefix("zs5_p") if "_p" in wildcards.method else selftrain_p(wildcards.dataset)
-    calibrated = stage_config(config, "selftrain", wildcards.dataset)["calibrated"]
-    return {"pseudo_p": float(p), "pseudo_calibrated": calibrated,
-            "selftrain_mode": stage_config(config, "selftrain", wildcards.dataset)["mode"]}
-
-
-def gc_meta(wildcards):
-    """ZS3Net + GC rows say which graphs their unseen features came from: the true masks of the
-    training images with unseen classes (never their features; rules/graph_context.smk)."""
-    return {"protocol": "strict", "gc_graphs": "true_masks"} if wildcards.method == "zs3gc" else {}
 
 
 # The authors' published models (rules/authors.smk).

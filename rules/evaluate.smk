@@ -81,7 +81,7 @@ rule evaluate_retrained:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         segmenter=lambda wc: segmenter_config(wc.dataset),
-        meta=lambda wc: results_meta(wc, wc.method.partition("_p")[0], config["classifier"]["protocol"]) | selftrain_meta(wc) | gc_meta(wc),
+        meta=lambda wc: results_meta(wc, wc.method),
         absent_as_zero=config["evaluation"]["absent_as_zero"],
     threads: config["compute"]["threads"]
     log:

@@ -6,6 +6,7 @@ rule train_generator:
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         embeddings=lambda wc: embedding_table(wc.dataset),
+        holdout=stage_holdout,
     output:
         weights="generators/{dataset}{seedtag}/k{K}/gmmn.pt",
         loss_curve="generators/{dataset}{seedtag}/k{K}/gmmn_loss.csv",
@@ -36,6 +37,7 @@ rule generate_bank:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         n_per_class=config["bank"]["n_per_class"],
+        dropout_at_generation=config["bank"]["dropout_at_generation"],
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

@@ -7,6 +7,7 @@ rule train_gc:
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         embeddings=lambda wc: embedding_table(wc.dataset),
+        holdout=stage_holdout,
     output:
         weights="generators/{dataset}{seedtag}/k{K}/gc.pt",
         loss_curve="generators/{dataset}{seedtag}/k{K}/gc_loss.csv",
@@ -35,6 +36,7 @@ rule generate_gc_bank:
         "banks/{dataset}{seedtag}/k{K}/gc.h5",
     params:
         n_per_class=config["bank"]["n_per_class"],
+        dropout_at_generation=config["bank"]["dropout_at_generation"],
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

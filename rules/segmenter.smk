@@ -8,6 +8,7 @@ rule train_step0:
         index="data/{dataset}/index.csv",
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
         init=baseline_init,
+        holdout=stage_holdout,
     output:
         "checkpoints/{dataset}{seedtag}/k{K}/{kind}.pt",
     wildcard_constraints:

@@ -161,8 +161,18 @@ def test_relative_bandwidths_are_the_list_times_the_median():
     assert median == pytest.approx(float(np.median(d2)))
     assert resolve_bandwidths("relative", None, median) == pytest.approx([r * median for r in RELATIVE_BANDWIDTHS])
     assert resolve_bandwidths("relative", [0.5, 2], median) == pytest.approx([0.5 * median, 2 * median])
-    assert resolve_bandwidths("absolute", None) == list(CODE_BANDWIDTHS)
-    assert resolve_bandwidths("absolute", [2, 5], 123.0) == [2.0, 5.0]
+    assert resolve_bandwidths("authors", None) == list(CODE_BANDWIDTHS)
+    assert resolve_bandwidths("authors", [2, 5], 123.0) == [2.0, 5.0]
+    assert resolve_bandwidths("paper", None) == [4.0, 25.0, 100.0, 400.0, 1600.0, 3600.0]
+    assert resolve_bandwidths("paper", [3]) == [9.0]
+
+
+def test_the_paper_mode_is_the_printed_kernel():
+    """exp(-d^2 / (2 sigma^2)) at sigma = 5 for one pair at distance 5: exp(-1/2)."""
+    x, y = torch.zeros(1, 3), torch.tensor([[3.0, 4.0, 0.0]])
+    s = resolve_bandwidths("paper", [5.0])
+    expected = 2 - 2 * math.exp(-0.5)  # biased MMD^2 of two single points
+    assert float(mmd2(x, y, s)) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError):
         resolve_bandwidths("relative", None, None)
     with pytest.raises(ValueError):

@@ -10,4 +10,5 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     log.info("%d synthetic features for each of %s", n, snakemake.params.unseen)
     write_bank(snakemake.input.generator, np.load(snakemake.input.embeddings),
                [classes.index(c) for c in snakemake.params.unseen], n, snakemake.output[0],
-               seed=snakemake.params.seed, class_names=classes)
+               seed=snakemake.params.seed, class_names=classes,
+               dropout_at_generation=snakemake.params.dropout_at_generation)

@@ -9,4 +9,5 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     n = snakemake.params.n_per_class or default_bank_size(snakemake.input.features)
     log.info("%d synthetic features per unseen class", n)
     write_gc_bank(snakemake.input.generator, snakemake.input.features, np.load(snakemake.input.embeddings), n,
-                  snakemake.output[0], seed=snakemake.params.seed, log=log)
+                  snakemake.output[0], seed=snakemake.params.seed,
+                  dropout_at_generation=snakemake.params.dropout_at_generation, log=log)

@@ -572,13 +572,15 @@ class FeatureFile:
         with self._reading():
             return self._h5["labels"][start:start + h * w].reshape(h, w)
 
-    def read_regions(self, exclude_unseen_images: bool = False) -> dict[str, np.ndarray]:
-        """Every region's mean feature (float32), class, size, image and id within its image."""
+    def read_regions(self, images: np.ndarray | Sequence[int] | None = None,
+                     exclude_unseen_images: bool = False) -> dict[str, np.ndarray]:
+        """Every region's mean feature (float32), class, size, image and id within its image, of the
+        given images (indices or a boolean mask; all by default)."""
         counts = self._table["region_count"]
         image = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         region = np.arange(len(image)) - np.repeat(self._table["region_start"], counts)
         with self._reading():
-            keep = self._image_mask(None, exclude_unseen_images)[image]
+            keep = self._image_mask(images, exclude_unseen_images)[image]
             return {"features": self._h5["region_features"][()][keep].astype(np.float32),
                     "class_id": self._h5["region_class"][()][keep],
                     "size": self._h5["region_size"][()][keep],

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
+import os
 from pathlib import Path
 from typing import Iterator
+
+from zs3core.cpu_kernels import SWITCH
 
 
 @contextlib.contextmanager
@@ -30,8 +32,12 @@ def job_log(path: str | None, threads: int | None = None) -> Iterator[logging.Lo
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        log = logging.getLogger("zs3")
+        if threads is not None:
+            log.info("torch: %d thread(s), CPU kernels %s (%s)", threads, torch.backends.cpu.get_cpu_capability(),
+                     os.environ.get(SWITCH, "portable"))
         try:
-            yield logging.getLogger("zs3")
+            yield log
         except BaseException:
             logging.getLogger("zs3").exception("job failed")
             raise

@@ -30,7 +30,9 @@ METRICS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa",
 RESULT_METRICS = METRICS + ["vanilla_unseen_miou"]
 REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
-SETTING_COLUMNS = ["protocol", "backbone", "unseen_pixels", "embedding_source", "absent_as_zero", "eval_short_side"]
+SETTING_COLUMNS = ["protocol", "backbone", "backbone_init", "unseen_pixels", "holdout_excluded_from", "embedding_source",
+                   "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_calibrated",
+                   "selftrain_mode", "absent_as_zero", "eval_short_side"]
 GROUP_KEY = ["dataset", "K", "method", "calibration"]
 
 PAPER_DATASETS = ("voc", "context")

@@ -89,6 +89,18 @@ def test_training_rows_are_seen_classes_of_clean_images_only(toy):
     assert dict(zip(*np.unique(rows.class_id, return_counts=True))) == EXPECTED_ROWS
 
 
+def test_held_out_images_never_reach_the_generator(toy):
+    with FeatureFile(toy) as ff:
+        ids = ff.image_table()["image_id"]
+        held = frozenset(ids[:2])  # two clean images
+        rows = seen_training_rows(ff, held)
+        everything = seen_training_rows(ff)
+        read = ff.read()
+    held_rows = np.isin(read.image, [0, 1]) & ~np.isin(read.class_id, [3])
+    assert len(rows.class_id) == len(everything.class_id) - held_rows.sum() > 0
+    assert not any(np.isclose(rows.features, f).all(1).any() for f in read.features[held_rows])
+
+
 def test_a_leak_would_be_caught(toy, monkeypatch):
     """If the reader ignored `exclude_unseen_images`, the run must stop, not train on the leak."""
     read = FeatureFile.read
@@ -163,8 +175,8 @@ def test_bandwidth_sample_is_class_balanced():
     np.testing.assert_array_equal(sample, bandwidth_sample(features, class_id, 60, seed=0))
 
 
-def test_absolute_bandwidths_and_same_seed_same_weights(toy, embeddings, tmp_path):
-    cfg = {**TINY, "iterations": 25, "bandwidth_mode": "absolute", "bandwidths": [0.5, 2, 8],
+def test_fixed_bandwidths_and_same_seed_same_weights(toy, embeddings, tmp_path):
+    cfg = {**TINY, "iterations": 25, "bandwidth_mode": "authors", "bandwidths": [0.5, 2, 8],
            "noise": "uniform"}
     train_gmmn(toy, embeddings, cfg, tmp_path / "a.pt", seed=3, loss_csv=tmp_path / "curve.csv")
     train_gmmn(toy, embeddings, cfg, tmp_path / "b.pt", seed=3, loss_csv=tmp_path / "curve_b.csv")

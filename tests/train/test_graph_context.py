@@ -119,6 +119,15 @@ def test_the_generator_sees_no_unseen_image(toy):
     assert np.abs(node_features).max() < 10  # no poisoned feature
 
 
+def test_the_generator_sees_no_held_out_image(toy):
+    with FeatureFile(toy[0]) as ff:
+        ids = ff.image_table()["image_id"]
+        all_graphs, _ = seen_graphs(ff)
+        graphs, node_features = seen_graphs(ff, frozenset(ids[all_graphs.image[:2]]))
+    assert set(graphs.image) == set(all_graphs.image[2:])
+    assert len(node_features) == len(graphs.node_class)
+
+
 def test_training_never_reads_a_poisoned_feature_and_learns(trained):
     out, summary = trained
     assert np.isfinite(summary["final_loss"]) and summary["final_loss"] < 3

@@ -42,6 +42,17 @@ def test_no_unseen_pixel_reaches_the_loss(voc_index, mode):
         assert not np.isin(mask.numpy(), unseen_ids).any(), image_id
 
 
+@pytest.mark.parametrize("mode", ["drop", "ignore"])
+def test_held_out_images_never_reach_step0(voc_index, mode):
+    index, labels = voc_index
+    unseen = unseen_pair(labels)
+    everything = {row["image_id"] for row in training_set(index, VOC_CLASSES, unseen, {**TINY, "unseen_pixels": mode}).rows}
+    held = frozenset(sorted(everything)[:3])
+    kept = {row["image_id"] for row in training_set(index, VOC_CLASSES, unseen, {**TINY, "unseen_pixels": mode},
+                                                     holdout=held).rows}
+    assert kept == everything - held
+
+
 def test_unknown_unseen_mode_is_named(voc_index):
     with pytest.raises(ValueError, match="segmenter.unseen_pixels"):
         training_set(voc_index[0], VOC_CLASSES, [], {**TINY, "unseen_pixels": "mask"})

@@ -8,7 +8,8 @@ as in the paper and the authors' code (Xavier-uniform weights, biases 0.01, as t
 - `noise`: 'gaussian' (N(0, 1), the paper) or 'uniform' ([0, 1), the authors' code).
 - `output_relu`: false (the paper: no output activation) or true (the segmenter's real features
   are post-ReLU, so they are never negative; a ReLU makes the generated ones so too).
-- `dropout_at_generation`: false (default: `generate` runs in eval mode, dropout off: the mean
+- `bank.dropout_at_generation` (a generation setting, so changing it rewrites only the banks):
+  false (default: `generate` runs in eval mode, dropout off: the mean
   network) or true (dropout stays active when generating, as in the authors' code, which never
   switches its generator to eval mode; since the MMD was matched WITH dropout active, this
   samples the very distribution that was trained).

@@ -23,8 +23,9 @@ image, where the authors' batches are one (image, class) at a time), and generat
 is the mean over the chosen classes of `zs3core.mmd.mmd_loss` (sqrt of the biased multi-kernel
 MMD^2, the authors' loss), computed for all classes in one batched call; one Adam step.
 
-Bandwidths. `bandwidth_mode: absolute` uses `bandwidths` as is (default: the authors' code's
-{2, 5, 10, 20, 40, 80}); `relative` (the default) multiplies `bandwidths` (default
+Bandwidths. `bandwidth_mode: authors` uses `bandwidths` as is (default: the authors' code's
+{2, 5, 10, 20, 40, 80}), `paper` squares them (sigma, default {2, 5, 10, 20, 40, 60});
+`relative` (the default) multiplies `bandwidths` (default
 {1/4, 1/2, 1, 2, 4}) by the median pairwise squared distance of a class-balanced sample of the
 real training rows (`bandwidth_sample`: ceil(median_sample / n_seen_classes) rows per seen class,
 without replacement, numpy generator seeded with `seed`), estimated once before training and
@@ -41,13 +42,12 @@ Config (`generator:` in config.yaml; GMMN_DEFAULTS, unknown keys are refused):
   hidden (256)             hidden width
   dropout (0.5)            dropout after the LeakyReLU(0.2)
   output_relu (false)      ReLU on the output (real features are post-ReLU); the paper has none
-  dropout_at_generation (false)  keep dropout active when writing banks (authors' code) or not
   lr (2e-4)                Adam learning rate (betas 0.9, 0.999)
   iterations (1000)        optimiser steps
   classes_per_step (null)  seen classes per step; null = all
   real_per_class (128)     real rows per class and step
   fake_per_class (128)     generated rows per class and step
-  bandwidth_mode ('relative')  'absolute' | 'relative'
+  bandwidth_mode ('relative')  'relative' | 'authors' | 'paper'
   bandwidths (null)        kernel bandwidths s in k = exp(-|x-y|^2 / (2 s)); null = the mode's default
   median_sample (2048)     rows sampled to estimate the median squared distance (relative mode)
   log_every (10)           iterations between loss-curve points (the first and last always logged)
@@ -77,6 +77,7 @@ import torch
 
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
+from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
 from zs3core.mmd import BANDWIDTH_MODES, median_sq_distance, mmd_loss, resolve_bandwidths
 from zs3core.models.gmmn import GMMN, NOISE_KINDS, build_gmmn, gmmn_from_state
@@ -87,7 +88,6 @@ GMMN_DEFAULTS = {
     "hidden": 256,
     "dropout": 0.5,
     "output_relu": False,
-    "dropout_at_generation": False,
     "lr": 2e-4,
     "iterations": 1000,
     "classes_per_step": None,
@@ -166,14 +166,16 @@ def seen_class_ids(ff: FeatureFile) -> list[int]:
     return [c for c in range(len(ff.class_names)) if c not in unseen]
 
 
-def seen_training_rows(ff: FeatureFile) -> TrainingRows:
-    """Rows of seen classes from images without unseen pixels; checked, not just requested."""
+def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> TrainingRows:
+    """Rows of seen classes from images without unseen pixels and not held out
+    (`zs3core.holdout`); checked, not just requested."""
     seen = seen_class_ids(ff)
-    rows = ff.read(classes=seen, exclude_unseen_images=True)
-    has_unseen = ff.image_table()["has_unseen"]
+    table = ff.image_table()
+    held = image_mask(table["image_id"], holdout)
+    rows = ff.read(classes=seen, images=~held, exclude_unseen_images=True)
     unseen_ids = ff.class_ids(ff.unseen_classes)
-    if has_unseen[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
-        raise AssertionError(f"{ff.path}: an unseen-class or unseen-image row reached the generator's data")
+    if (table["has_unseen"] | held)[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
+        raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out row reached the generator's data")
     return TrainingRows(rows.features, rows.class_id.astype(np.int64), seen)
 
 
@@ -233,8 +235,8 @@ def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: Trai
 
 def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
                       seed: int) -> tuple[list[float], float | None]:
-    """The absolute MMD bandwidths of `cfg` (as given, or relative to the features' median squared
-    distance) and that reference distance (None for absolute bandwidths)."""
+    """The MMD bandwidths s of `cfg` (`zs3core.mmd.resolve_bandwidths`; relative ones scaled by the
+    features' median squared distance) and that reference distance (None for fixed modes)."""
     reference = None
     if cfg["bandwidth_mode"] == "relative":
         reference = median_sq_distance(bandwidth_sample(features, class_id, cfg["median_sample"], seed))
@@ -242,11 +244,12 @@ def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
 
 
 def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
-               out_path: str | os.PathLike, *, seed: int, log: logging.Logger | None = None,
-               loss_csv: str | os.PathLike | None = None) -> dict:
+               out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
+               log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
     """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.
 
-    `embeddings` is the (C, E) class table in the file's class order. Returns a summary
+    `embeddings` is the (C, E) class table in the file's class order; the images of `holdout` are
+    left out (`zs3core.holdout`). Returns a summary
     (iterations, final loss, bandwidths, rows per class, seconds). The checkpoint holds
     everything `load_generator` needs to rebuild the network (`model`), the resolved config, the
     absolute bandwidths used, class names and what was trained on.
@@ -255,7 +258,7 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     device = training_device(cfg["device"])
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff)
+        rows = seen_training_rows(ff, holdout)
     table = checked_table(embeddings, class_names, rows, feature_file)
     bandwidths, reference = config_bandwidths(cfg, rows.features, rows.class_id, seed)
 
@@ -373,9 +376,12 @@ class Bank:
 
 def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
                unseen_class_ids: Sequence[int], n_per_class: int, out_h5: str | os.PathLike, *,
-               seed: int, class_names: Sequence[str], device: str | torch.device | None = None) -> None:
+               seed: int, class_names: Sequence[str], dropout_at_generation: bool = False,
+               device: str | torch.device | None = None) -> None:
     """`n_per_class` generated features for each unseen class, written atomically to `out_h5`.
 
+    `dropout_at_generation`: keep the generator's dropout active (the authors' code, whose
+    generator never leaves train mode) or not (eval mode).
     Noise (and dropout masks with `dropout_at_generation`) come from a CPU generator seeded
     with `seed`, class after class in the given order: the same bank on every device up to
     floating-point differences of the network. Generation runs on CUDA when available.
@@ -395,7 +401,7 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     n = int(n_per_class)
     if n < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n}")
-    dropout = bool(state.get("config", {}).get("dropout_at_generation", False))
+    dropout = bool(dropout_at_generation)
     gen = torch.Generator().manual_seed(seed)
     tab = torch.from_numpy(table)
     blocks = (model.generate(tab, n, gen, class_ids=[c], dropout=dropout)[0].cpu().numpy() for c in ids)

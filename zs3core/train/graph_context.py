@@ -14,7 +14,7 @@ loss beyond "no change in other hyper-parameters"; this implementation trains on
   separate copy with fresh noise), and the generated feature of the drawn node is matched
   against the node's real feature, the exact mean feature of its region (the authors' code
   took a single pixel, REFERENCE.md). Its bandwidths are relative to the median squared
-  distance of region means (or absolute, as the GMMN's `bandwidth_mode`).
+  distance of region means (or fixed, as the GMMN's `bandwidth_mode`).
 - `weight` (default 0.1): the authors' `GCN_weight`, there the weight of a node-level loss
   beside the pixel-level one.
 Both terms read only seen-only images (asserted on what is loaded): no real feature of an
@@ -49,6 +49,7 @@ import torch
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
+from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
 from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
@@ -76,21 +77,23 @@ def graphs_of(ff: FeatureFile, images: np.ndarray) -> GraphSet:
     return GraphSet([mask_graph(ff.label_map(int(i))) for i in images], images)
 
 
-def seen_graphs(ff: FeatureFile) -> tuple[GraphSet, np.ndarray]:
-    """Graphs of the seen-only images and the real mean feature of every node (their regions).
+def seen_graphs(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> tuple[GraphSet, np.ndarray]:
+    """Graphs of the seen-only images not held out (`zs3core.holdout`) and the real mean feature
+    of every node (their regions).
 
-    Checked, not just requested: no node of an unseen class or of an image with unseen pixels,
-    and the graphs' nodes are the file's regions (same count and class, image by image).
+    Checked, not just requested: no node of an unseen class or of an image with unseen pixels
+    or held out, and the graphs' nodes are the file's regions (same count and class, image by image).
     """
-    has_unseen = ff.image_table()["has_unseen"]
+    table = ff.image_table()
+    has_unseen = table["has_unseen"] | image_mask(table["image_id"], holdout)
     graphs = graphs_of(ff, np.flatnonzero(~has_unseen))
-    regions = ff.read_regions(exclude_unseen_images=True)
+    regions = ff.read_regions(images=~has_unseen)
     if (len(regions["class_id"]) != len(graphs.node_class)
             or not np.array_equal(regions["class_id"], graphs.node_class)
             or not np.array_equal(regions["image"], graphs.image[graphs.node_graph])):
         raise ValueError(f"{ff.path}: the stored region tables disagree with the regions of the label maps")
     if has_unseen[regions["image"]].any() or np.isin(graphs.node_class, ff.class_ids(ff.unseen_classes)).any():
-        raise AssertionError(f"{ff.path}: an unseen-class or unseen-image node reached the generator's data")
+        raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out node reached the generator's data")
     return graphs, regions["features"]
 
 
@@ -124,18 +127,19 @@ def node_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, no
 
 def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
              out_path: str | os.PathLike, *, seed: int, loss_csv: str | os.PathLike,
-             log: logging.Logger | None = None) -> dict:
+             holdout: frozenset[str] = frozenset(), log: logging.Logger | None = None) -> dict:
     """Train the GC generator on the seen-only images of `feature_file`; write weights and loss curve.
 
     `embeddings` is the (C, E) class table in the file's class order. Deterministic under `seed`
-    on the CPU (weights, class and node draws, noise and dropout as `train_gmmn`).
+    on the CPU (weights, class and node draws, noise and dropout as `train_gmmn`). The images of
+    `holdout` are left out (`zs3core.holdout`).
     """
     cfg = resolve_gc_config(cfg)
     device = training_device(cfg["device"])
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff)
-        graphs, real_nodes = seen_graphs(ff)
+        rows = seen_training_rows(ff, holdout)
+        graphs, real_nodes = seen_graphs(ff, holdout)
     table = checked_table(embeddings, class_names, rows, feature_file)
     bandwidths = {"pixel": config_bandwidths(cfg, rows.features, rows.class_id, seed)[0],
                   "node": config_bandwidths(cfg, real_nodes, graphs.node_class, seed)[0]}
@@ -211,7 +215,7 @@ def load_gc(path: str | os.PathLike) -> tuple[GCNGenerator, dict]:
 
 @torch.no_grad()
 def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.PathLike, embeddings: np.ndarray,
-                  n_per_class: int, out_h5: str | os.PathLike, *, seed: int,
+                  n_per_class: int, out_h5: str | os.PathLike, *, seed: int, dropout_at_generation: bool = False,
                   log: logging.Logger | None = None) -> dict[str, int]:
     """`n_per_class` generated features per unseen class at the unseen nodes of the training masks.
 
@@ -219,7 +223,7 @@ def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.Path
     a feature. Returns the number of unseen nodes found per class. Deterministic under `seed`.
     """
     model, state = load_gc(generator_path)
-    dropout = bool(state["config"]["dropout_at_generation"])
+    dropout = bool(dropout_at_generation)
     with FeatureFile(feature_file) as ff:
         class_names, unseen_ids = ff.class_names, ff.class_ids(ff.unseen_classes)
         table = ff.image_table()

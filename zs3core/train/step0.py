@@ -29,17 +29,20 @@ TRAINING_KEYS = ("epochs", "batch_size", "lr", "head_lr_mult", "momentum", "weig
                  "poly_power", "num_workers", "amp")
 
 
-def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict) -> SegmentationDataset:
-    """The training split as step 0 sees it: unseen classes dropped or voided, augmented."""
+def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict,
+                 holdout: frozenset[str] = frozenset()) -> SegmentationDataset:
+    """The training split as step 0 sees it: unseen classes dropped or voided, the held-out
+    images (`zs3core.holdout`) left out, augmented."""
     unseen_ids = [class_names.index(c) for c in unseen]
     mode = seg_cfg.get("unseen_pixels", "drop")
     if mode not in ("drop", "ignore"):
         raise ValueError(f"segmenter.unseen_pixels must be 'drop' or 'ignore', got {mode!r}")
     train = seg_cfg["train"]
     transform = train_transform(train["base_size"], train["crop_size"], tuple(train["scale"]))
-    keep = without_classes(unseen) if mode == "drop" and unseen else None
-    return SegmentationDataset(index_csv, "train", transform, keep=keep, lut=void_lut(unseen_ids),
-                               cache=train.get("cache_images", False))
+    seen_only = without_classes(unseen) if mode == "drop" and unseen else (lambda row: True)
+    return SegmentationDataset(index_csv, "train", transform,
+                               keep=lambda row: row["image_id"] not in holdout and seen_only(row),
+                               lut=void_lut(unseen_ids), cache=train.get("cache_images", False))
 
 
 def build_model(kind: str, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None) -> nn.Module:
@@ -82,21 +85,24 @@ def init_from_seen_only(model: DeviseSegmenter, checkpoint) -> None:
 
 def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequence[str], seg_cfg: dict, *,
                 out_path, work_dir, seed: int, embeddings: np.ndarray | None = None,
-                init_checkpoint=None, log: logging.Logger | None = None) -> None:
+                init_checkpoint=None, holdout: frozenset[str] = frozenset(),
+                log: logging.Logger | None = None) -> None:
     """Train one step-0 network and write its final weights atomically to `out_path`.
 
     `init_checkpoint`: for the baseline, a seen-only checkpoint to start its trunk from.
+    `holdout`: training image ids it must not learn from (`zs3core.holdout`).
     """
     torch.manual_seed(seed)  # the initial weights are a function of the seed
     model = build_model(kind, len(class_names), seg_cfg, embeddings)
     if init_checkpoint is not None:
         init_from_seen_only(model, init_checkpoint)
-    dataset = training_set(index_csv, class_names, unseen if kind != "supervised" else [], seg_cfg)
+    dataset = training_set(index_csv, class_names, unseen if kind != "supervised" else [], seg_cfg, holdout)
     if len(dataset) < seg_cfg["train"]["batch_size"]:
         raise ValueError(f"{index_csv}: only {len(dataset)} training images remain for {kind} "
                          f"(unseen: {list(unseen)}), fewer than one batch of {seg_cfg['train']['batch_size']}")
     if log:
-        log.info("%s: %d training images, %d classes, unseen %s", kind, len(dataset), len(class_names), list(unseen))
+        log.info("%s: %d training images (%d held-out ids left out), %d classes, unseen %s", kind, len(dataset),
+                 len(holdout), len(class_names), list(unseen))
     cfg = SegmenterTraining(seed=seed, **{k: seg_cfg["train"][k] for k in TRAINING_KEYS})
     excluded = set(unseen)
     seen_ids = [i for i, c in enumerate(class_names) if c not in excluded]

@@ -1,0 +1,80 @@
+"""What a results row records about how its numbers were made.
+
+Every metrics CSV row starts with these columns, so that a reader of one CSV can tell rows built
+differently apart without the config that made them:
+
+- `dataset`, `K`, `method`, `seed`; `calibration` and `gamma` (set per row by the evaluation);
+- `protocol`: what ground truth of the unseen classes the method read. `strict`: none (the
+  images containing unseen classes are only dropped, as in the paper); `authors`: generated
+  features placed by the unseen masks of training images (the authors' code); `unseen_masks`:
+  ZS3Net + GC, whose bank is generated at the unseen-class nodes of training images' true masks;
+  `real_unseen`: the real-feature ceiling, trained on real unseen features; `supervised`: the
+  oracle, trained on every class;
+- `backbone`, `backbone_init` (`none`, `imagenet`, `file`, `authors`), `unseen_pixels`;
+- `holdout_excluded_from`: the stages that never trained on the calibration hold-out
+  (`zs3core.holdout.excluded_from`);
+- for methods with a generator: `bandwidth_mode` and `bandwidths` (the configured list, or the
+  mode's default), `dropout_at_generation`; for ZS3Net + GC also `gc_graphs`;
+- for ZS5Net: `pseudo_p`, `pseudo_calibrated`, `selftrain_mode`;
+- `embedding_source`, and `eval_short_side` where the evaluation resized images.
+"""
+from __future__ import annotations
+
+from zs3core import holdout, mmd
+
+GENERATOR_METHODS = {"zs3": "generator", "zs5": "generator", "zs3gc": "gc"}
+PROTOCOLS = ("strict", "authors", "unseen_masks", "real_unseen", "supervised")
+
+
+def protocol(method: str, classifier_protocol: str) -> str:
+    """The `protocol` value of a method's rows (see the module docstring)."""
+    if method == "supervised":
+        return "supervised"
+    if method == "ceiling":
+        return "real_unseen"
+    if method in ("zs3gc", "authorszs3gc"):
+        return "unseen_masks" if method == "zs3gc" else "authors"
+    if method in ("zs3", "zs5"):  # ZS5Net's pseudo-labels come from the ZS3 model
+        return classifier_protocol
+    if method == "authorszs3":
+        return "authors"
+    return "strict"  # seenonly, baseline
+
+
+def bandwidth_record(generator_cfg: dict) -> dict:
+    """`bandwidth_mode` and the list of values as configured (the mode's default when null)."""
+    mode = generator_cfg["bandwidth_mode"]
+    values = generator_cfg["bandwidths"] or mmd.DEFAULT_BANDWIDTHS[mode]
+    return {"bandwidth_mode": mode, "bandwidths": " ".join(f"{float(b):g}" for b in values)}
+
+
+def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
+             holdout_scope: str, embedding_source: str, generator: dict | None = None,
+             dropout_at_generation: bool | None = None, selftrain: dict | None = None,
+             eval_short_side: int | None = None) -> dict:
+    """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
+
+    `generator` is the generator (or GC) section of methods that have one, with the bank's
+    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net.
+    """
+    base = method.partition("_p")[0]
+    meta = {"dataset": dataset, "K": int(K), "method": base, "seed": int(seed),
+            "protocol": protocol(base, classifier_protocol), "calibration": "raw", "gamma": 0.0,
+            "backbone": segmenter["backbone"], "backbone_init": segmenter["init"],
+            "unseen_pixels": segmenter["unseen_pixels"],
+            "holdout_excluded_from": holdout.excluded_from(holdout_scope, segmenter["init"] != "authors"),
+            "embedding_source": embedding_source}
+    if base == "supervised" or base.startswith("authors"):  # the oracle; the authors' own stage-2 files
+        meta["holdout_excluded_from"] = "none"
+    if base.startswith("authors"):
+        meta["backbone_init"] = "authors"
+    if generator is not None and base in GENERATOR_METHODS:
+        meta |= bandwidth_record(generator) | {"dropout_at_generation": bool(dropout_at_generation)}
+    if base == "zs3gc":
+        meta["gc_graphs"] = "true_masks"
+    if base == "zs5" and selftrain is not None:
+        meta |= {"pseudo_p": float(selftrain["p"]), "pseudo_calibrated": bool(selftrain["calibrated"]),
+                 "selftrain_mode": selftrain["mode"]}
+    if eval_short_side:
+        meta["eval_short_side"] = int(eval_short_side)
+    return meta
