@@ -1,5 +1,5 @@
-# The authors' published files (segmenter.authors_dir; README: "Reproduce the paper from the authors'
-# checkpoints") -> the seen-only checkpoints (segmenter.init: authors), and their stage-2 models
+# The authors' published files (segmenter.authors_dir; docs/authors-checkpoints.md)
+# -> the seen-only checkpoints (segmenter.init: authors), and their stage-2 models
 # scored by this project's evaluator. Nothing is downloaded.
 
 

@@ -127,6 +127,8 @@ rule holdout:
         seed=config["seed"],
     log:
         "logs/holdout/{dataset}.log",
+    benchmark:
+        "benchmarks/holdout/{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

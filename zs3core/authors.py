@@ -80,8 +80,8 @@ def authors_file(seg: dict, fmt: str, kind: str, k: int | str | None = None) -> 
     path = Path(seg["authors_dir"]) / file_name(fmt, kind, k)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {what} (segmenter.authors_dir); download it from the "
-                                f"valeoai/ZS3 GitHub releases (README: 'Reproduce the paper from the authors' "
-                                f"checkpoints'); nothing is downloaded by the pipeline")
+                                f"valeoai/ZS3 GitHub releases (docs/authors-checkpoints.md); "
+                                f"nothing is downloaded by the pipeline")
     return path
 
 
