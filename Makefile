@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine: `make run` (the embedded default) and `make test`.
 VENV ?= .venv
-CORES ?= 2
+CORES ?= $(shell nproc)
 PY := $(VENV)/bin/python
 
 .PHONY: setup run test
