@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zs3core.mmd import CODE_BANDWIDTHS, mmd_loss  # noqa: E402
+from zs3core.bandwidths import CODE_BANDWIDTHS  # noqa: E402
+from zs3core.mmd import mmd_loss  # noqa: E402
 from zs3core.models.gmmn import GMMN  # noqa: E402
 
 CLASSES, PER_CLASS, EMBED = 16, 128, 300

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from zs3core.mmd import (CODE_BANDWIDTHS, PAPER_BANDWIDTHS, RELATIVE_BANDWIDTHS, median_sq_distance,
-                         mmd2, mmd_loss, pairwise_sq_dists, resolve_bandwidths)
+from zs3core.bandwidths import CODE_BANDWIDTHS, PAPER_BANDWIDTHS, RELATIVE_BANDWIDTHS, resolve_bandwidths
+from zs3core.mmd import median_sq_distance, mmd2, mmd_loss, pairwise_sq_dists
 
 
 def kernel(a, b, s):

@@ -20,7 +20,7 @@ differently apart without the config that made them:
 """
 from __future__ import annotations
 
-from zs3core import holdout, mmd
+from zs3core import bandwidths, holdout
 
 GENERATOR_METHODS = {"zs3": "generator", "zs5": "generator", "zs3gc": "gc"}
 PROTOCOLS = ("strict", "authors", "unseen_masks", "real_unseen", "supervised")
@@ -44,7 +44,7 @@ def protocol(method: str, classifier_protocol: str) -> str:
 def bandwidth_record(generator_cfg: dict) -> dict:
     """`bandwidth_mode` and the list of values as configured (the mode's default when null)."""
     mode = generator_cfg["bandwidth_mode"]
-    values = generator_cfg["bandwidths"] or mmd.DEFAULT_BANDWIDTHS[mode]
+    values = generator_cfg["bandwidths"] or bandwidths.DEFAULT_BANDWIDTHS[mode]
     return {"bandwidth_mode": mode, "bandwidths": " ".join(f"{float(b):g}" for b in values)}
 
 

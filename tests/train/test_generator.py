@@ -9,7 +9,8 @@ import torch
 import zs3core.train.generator as gen_mod
 from zs3core.checkpoints import load_checkpoint
 from zs3core.features import FeatureFile, FeatureWriter
-from zs3core.mmd import RELATIVE_BANDWIDTHS, median_sq_distance
+from zs3core.bandwidths import RELATIVE_BANDWIDTHS
+from zs3core.mmd import median_sq_distance
 from zs3core.models.gmmn import build_gmmn
 from zs3core.train.generator import (CorruptBank, GMMN_DEFAULTS, bandwidth_sample, default_bank_size,
                                      default_loss_csv, load_generator, read_bank, resolve_config,

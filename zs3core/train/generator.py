@@ -79,7 +79,8 @@ from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
-from zs3core.mmd import BANDWIDTH_MODES, median_sq_distance, mmd_loss, resolve_bandwidths
+from zs3core.bandwidths import BANDWIDTH_MODES, resolve_bandwidths
+from zs3core.mmd import median_sq_distance, mmd_loss
 from zs3core.models.gmmn import GMMN, NOISE_KINDS, build_gmmn, gmmn_from_state
 
 GMMN_DEFAULTS = {
