@@ -106,11 +106,14 @@ def load_vectors(source: dict, words: Iterable[str], *, source_name: str = "?") 
     if fmt not in FILE_FORMATS:
         raise ValueError(f"embeddings.sources.{source_name}.format = {fmt!r}; "
                          f"expected one of {', '.join(FORMATS)}")
-    return KeyedVectors.load_word2vec_format(
-        _source_path(source, source_name),
-        binary=fmt == "word2vec_binary",
-        no_header=fmt == "glove_text",
-        limit=source.get("limit"))
+    path = _source_path(source, source_name)
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec_binary",
+                                                 no_header=fmt == "glove_text", limit=source.get("limit"))
+    except (EOFError, ValueError) as err:  # gensim's errors on a truncated or malformed file
+        key = f"embeddings.sources.{source_name}.path"
+        raise ValueError(f"{key} = {str(path)!r} is damaged or not a {fmt} file "
+                         f"({type(err).__name__}: {err}); replace the file or point {key} at a sound one") from err
 
 
 def words_for(class_name: str, aliases: dict | None) -> list[str]:
