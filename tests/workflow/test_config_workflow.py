@@ -59,3 +59,15 @@ def test_configfile_split_takes_effect(workdir, voc):
     result = dry_run(workdir, {"datasets": {"voc": {**voc["datasets"]["voc"], "unseen": {2: ["sofa", "cow"]}}}})
     assert result.returncode == 0, result.stderr
     assert "now: ['sofa', 'cow']" in result.stdout + result.stderr
+
+
+def test_command_line_seeds_and_ks_take_effect(workdir):
+    # the command line gives ['0', '1'] and ['2']: typed as config.yaml would, they plan every
+    # seed-dependent job twice, for K = 2 alone
+    result = dry_run(workdir, None, "seeds=[0,1]", "datasets={synthvoc: {ks: [2]}}",
+                     targets=("results/table1_synthvoc.md",))
+    assert result.returncode == 0, result.stderr
+    outputs = {line.split()[1] for line in result.stdout.splitlines() if line.strip().startswith("output:")}
+    assert "checkpoints/synthvoc_seed1/k2/seenonly.pt" in outputs
+    assert "checkpoints/synthvoc/k2/seenonly.pt" in outputs
+    assert not any("/k4/" in o or "/k10/" in o for o in outputs)
