@@ -90,6 +90,21 @@ def test_out_of_range_is_named_with_its_bound(base_config, path, value, expected
     assert len(found) == 1 and found[0].startswith(path) and f"expected {expected}" in found[0], found
 
 
+def test_unknown_dataset_and_split_names_are_named(base_config):
+    base_config["datasets"]["vocc"] = base_config["datasets"].pop("voc")
+    context = base_config["datasets"]["context"]
+    context["unseen"] = {**context["unseen"], "two": ["cow", "motorbike"]}  # unshared from synthcontext
+    assert set(problems(base_config)) == {
+        "datasets.context.unseen.two: unknown name; allowed: names matching ^[0-9]+$",
+        "datasets.vocc: unknown name; allowed: ['voc', 'context', 'synthvoc', 'synthcontext']"}
+
+
+def test_a_section_that_has_no_per_dataset_override_is_refused_there(base_config):
+    put(base_config, "datasets.synthvoc.classifier", {"epochs": 1})
+    found = problems(base_config)
+    assert len(found) == 1 and found[0].startswith("datasets.synthvoc.classifier: unknown key; allowed: [")
+
+
 def test_scenes_keys_are_refused_for_an_objects_world(base_config):
     put(base_config, "datasets.synthvoc.world.n_scene_types", 4)
     assert problems(base_config) == ["datasets.synthvoc.world.n_scene_types: allowed only with kind: scenes"]

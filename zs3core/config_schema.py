@@ -22,6 +22,7 @@ from zs3core.config import ConfigError
 
 _INT = re.compile(r"[-+]?[0-9]+$")
 _NULLS = {"null", "Null", "NULL", "~"}
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 
@@ -165,14 +166,14 @@ def _messages(error, root: dict) -> list[str]:
         known = sorted(_properties_deep(error.schema, root))
         extra = [k for k in error.instance if k not in known]
         return [f"{_join(path, k)}: unknown key; allowed: {known}" for k in extra]
-    if kind == "propertyNames":
-        return [f"{path}: {error.message}"]
+    if "propertyNames" in error.schema_path:  # a key outside the names a mapping allows
+        allowed = bound if kind == "enum" else f"names matching {bound}"
+        return [f"{_join(path, error.instance)}: unknown name; allowed: {allowed}"]
     if kind in ("enum", "const"):
         allowed = bound if kind == "enum" else [bound]
         return [f"{path} is {error.instance!r}, expected one of {allowed}"]
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
-        return [f"{path} is {error.instance!r}, expected {op} {bound}{_range_of(error.schema, root)}"]
+    if kind in _BOUNDS:
+        return [f"{path} is {error.instance!r}, expected {_BOUNDS[kind]} {bound}{_range_of(error.schema)}"]
     if kind == "type":
         return [f"{path} is {error.instance!r} ({type(error.instance).__name__}), expected {bound}"]
     if kind == "required":
@@ -180,8 +181,6 @@ def _messages(error, root: dict) -> list[str]:
         return [f"{_join(path, k)}: missing (required)" for k in missing]
     if kind == "not" and "description" in error.schema:
         return [f"{path}: {error.schema['description']}"]
-    if kind in ("oneOf", "anyOf") and error.context:
-        return _messages(jsonschema.exceptions.best_match(error.context), root)
     return [f"{path}: {error.message}"]
 
 
@@ -189,10 +188,10 @@ def _properties_deep(schema: dict, root: dict) -> set:
     return {k for part in _parts(schema, root) for k in part.get("properties", {})}
 
 
-def _range_of(schema: dict, root: dict) -> str:
-    bounds = [f"{k} {schema[k]}" for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
-              if k in schema]
-    return f" (allowed: {', '.join(bounds)})" if len(bounds) > 1 else ""
+def _range_of(schema: dict) -> str:
+    """The whole range, where it has two ends (the message names the end crossed)."""
+    bounds = [f"{op} {schema[k]}" for k, op in _BOUNDS.items() if k in schema]
+    return f" (range: {', '.join(bounds)})" if len(bounds) > 1 else ""
 
 
 def _join(path: str, key) -> str:
