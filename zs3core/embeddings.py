@@ -33,7 +33,6 @@ SPACY_HASH_SEED = 1
 FILE_FORMATS = ("word2vec_binary", "word2vec_text", "glove_text")
 FORMATS = ("spacy_md",) + FILE_FORMATS
 NORMALISATIONS = ("l2", "max_row_norm", "none")
-DEFAULT_NORMALISATION = "l2"
 
 _M = 0xC6A4A7935BD1E995
 _R = 47
@@ -162,7 +161,7 @@ def normalise(table: np.ndarray, normalisation: str) -> np.ndarray:
 
 
 def class_embedding_table(class_names, kv: KeyedVectors, aliases: dict | None,
-                          normalisation: str = DEFAULT_NORMALISATION
+                          normalisation: str
                           ) -> tuple[np.ndarray, list[dict]]:
     """(C, D) float32 table in class order + per-class provenance records.
 
