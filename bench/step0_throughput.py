@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fixtures import VOC_CLASSES, make_voc  # noqa: E402
+from fixtures import VOC_CLASSES, config_section, make_voc  # noqa: E402
 from zs3core.data.dataset import SegmentationDataset  # noqa: E402
 from zs3core.data.index import index_rows, write_index  # noqa: E402
 from zs3core.data.transforms import eval_transform  # noqa: E402
@@ -186,7 +186,8 @@ def main():
             iterations = 20 if quick else 1000
             emb = np.random.default_rng(1).standard_normal((21, 300)).astype(np.float32)
             t = time.perf_counter()
-            train_gmmn(feats, emb, {"iterations": iterations, "device": device.type}, tmp / "g.pt", seed=0)
+            train_gmmn(feats, emb, {**config_section("generator"), "iterations": iterations, "device": device.type},
+                       tmp / "g.pt", seed=0)
             gen_s = time.perf_counter() - t
             rows.append(("GMMN training, D=256, 16 seen classes x 128 + 128",
                          f"{iterations / gen_s:.1f} iterations/s"))

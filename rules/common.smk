@@ -4,12 +4,13 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 # Before zs3core loads: every job inherits the CPU-kernel pin (zs3core/cpu_kernels.py) or not.
 os.environ["ZS3_CPU_KERNELS"] = str(config.get("compute", {}).get("cpu_kernels", "portable"))
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, check_config, deep_merge, normalise_split_keys, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.config import ConfigError, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.config_schema import validate_config
 from zs3core.data.images import image_files
 from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
@@ -17,8 +18,8 @@ from zs3core.tables import METHOD_LABELS
 min_version("9.0")
 
 
-normalise_split_keys(config)
-validate(config, "../schemas/config.schema.yaml")
+# The --config values win over config files, typed as config.yaml would type them (config_schema).
+validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", workflow.config_settings.config)
 check_config(config)
 
 DATASETS = list(config["datasets"])

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import scipy.io
 import scipy.sparse
+import yaml
 from PIL import Image
 
 from zs3core.data.labels import voc_palette
@@ -46,6 +47,12 @@ CONTEXT_DISTRACTORS = (
     "stair", "stone", "tent", "toilet", "towel", "toy", "umbrella", "vase", "wheel", "window blinds",
 )
 
+
+
+def config_section(name: str) -> dict:
+    """A section of the shipped config.yaml: the one source of every stage's defaults."""
+    with open(Path(__file__).resolve().parents[1] / "config.yaml") as f:
+        return yaml.safe_load(f)[name]
 
 def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)

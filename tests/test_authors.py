@@ -2,11 +2,13 @@
 import pytest
 
 from zs3core import authors
-from zs3core.config import ConfigError, check_config, normalise_split_keys, stage_config
+from conftest import REPO
+from zs3core.config import ConfigError, check_config, stage_config
+from zs3core.config_schema import load_schema, normalise_types
 
 
 def authors_config(base, **segmenter):
-    normalise_split_keys(base)
+    normalise_types(base, load_schema(REPO / "schemas" / "config.schema.yaml"))
     base["datasets"]["voc"]["segmenter"] = {"init": "authors", "architecture": "authors",
                                            "authors_dir": "/downloads", **segmenter}
     return base

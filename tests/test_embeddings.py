@@ -177,6 +177,20 @@ def test_missing_path_names_config_key_and_path(tmp_path):
     assert str(missing) in str(err.value)
 
 
+CUTS = {"half": lambda data: data[:len(data) // 2], "header": lambda data: data[:10],
+        "last value": lambda data: data[:data.rstrip().rfind(b" ")]}  # mid-line: a vector too short
+
+
+@pytest.mark.parametrize("fmt, cut", [("word2vec_binary", "half"), ("word2vec_binary", "header"),
+                                      ("word2vec_text", "header"), ("word2vec_text", "last value"),
+                                      ("glove_text", "last value")])
+def test_damaged_vector_file_names_the_config_key_and_file(fmt, cut, request):
+    path = request.getfixturevalue(fmt)
+    path.write_bytes(CUTS[cut](path.read_bytes()))  # an interrupted download or copy
+    with pytest.raises(ValueError, match=rf"embeddings\.sources\.toy\.path = '{path}' is damaged or not a {fmt} file"):
+        emb.load_vectors({"format": fmt, "path": str(path)}, TOY, source_name="toy")
+
+
 def test_unknown_format_names_the_config_key():
     with pytest.raises(ValueError, match=r"embeddings\.sources\.x\.format.*'fasttext'"):
         emb.load_vectors({"format": "fasttext", "path": "x"}, ["cow"], source_name="x")

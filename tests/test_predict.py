@@ -124,11 +124,44 @@ def test_seen_only_predicts_at_gamma_zero(model_files, test_split):
                                   reference_prediction(predictor.scorer, image, 0.0))
 
 
-def test_a_failing_image_leaves_no_output_folder(model_files, test_split, tmp_path):
+def truncated_jpeg(path):
+    """A JPEG cut in half, as an interrupted copy leaves it."""
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def test_unreadable_images_are_skipped_and_listed(model_files, test_split, tmp_path):
     folder, _ = test_split
-    (folder / "zz_broken.jpg").write_bytes(b"not a jpeg")
+    truncated_jpeg(folder / "cut.jpg")
+    (folder / "fake.png").write_bytes(b"not a png")
+    (folder / "notes.txt").write_text("not an image, not listed")
     out = tmp_path / "out"
-    with pytest.raises(Exception):
+    skipped = predict_folder(load_predictor(*model_files, CLASSES, UNSEEN, TINY), image_files(folder),
+                             CLASSES, UNSEEN, out)
+    assert sorted(p.name for p in (out / "index").iterdir()) == ["first.png", "second.png"]
+    with open(out / "skipped.csv") as f:
+        listed = list(csv.DictReader(f))
+    assert [(r["path"], r["reason"]) for r in listed] == skipped
+    assert [r["path"] for r in listed] == [str(folder / "cut.jpg"), str(folder / "fake.png")]
+    assert listed[0]["reason"].startswith("OSError: ") and "truncated" in listed[0]["reason"].lower()
+    assert listed[1]["reason"].startswith("UnidentifiedImageError: ")
+
+
+def test_every_image_readable_gives_an_empty_skip_list(model_files, test_split, tmp_path):
+    folder, _ = test_split
+    out = tmp_path / "out"
+    assert predict_folder(load_predictor(*model_files, CLASSES, UNSEEN, TINY), image_files(folder),
+                          CLASSES, UNSEEN, out) == []
+    assert (out / "skipped.csv").read_text().splitlines() == ["path,reason"]
+
+
+def test_no_readable_image_names_the_folder_and_leaves_no_output(model_files, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    truncated_jpeg(folder / "cut.jpg")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"no readable image in {folder}: cut.jpg \(OSError"):
         predict_folder(load_predictor(*model_files, CLASSES, UNSEEN, TINY), image_files(folder), CLASSES, UNSEEN, out)
     assert not out.exists() and not any(p.name.startswith(".out.") for p in tmp_path.iterdir())
 

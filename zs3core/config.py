@@ -15,17 +15,6 @@ class ConfigError(ValueError):
     """The configuration is inconsistent; the message names each offending key."""
 
 
-def normalise_split_keys(config: dict) -> None:
-    """Make every `datasets.<ds>.unseen` key a string ('2'), as YAML may give integers (2), and
-    every seed of `seeds` an integer, as `--config seeds=[0,1]` gives strings."""
-    for ds in config.get("datasets", {}).values():
-        if isinstance(ds, dict) and isinstance(ds.get("unseen"), dict):
-            ds["unseen"] = {str(k): v for k, v in ds["unseen"].items()}
-    seeds = config.get("seeds")
-    if isinstance(seeds, list):
-        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
-
-
 def config_problems(config: dict) -> list[str]:
     """Every inconsistency found, one message per problem (empty when the config is sound)."""
     problems: list[str] = []

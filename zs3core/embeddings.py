@@ -33,7 +33,6 @@ SPACY_HASH_SEED = 1
 FILE_FORMATS = ("word2vec_binary", "word2vec_text", "glove_text")
 FORMATS = ("spacy_md",) + FILE_FORMATS
 NORMALISATIONS = ("l2", "max_row_norm", "none")
-DEFAULT_NORMALISATION = "l2"
 
 _M = 0xC6A4A7935BD1E995
 _R = 47
@@ -106,11 +105,14 @@ def load_vectors(source: dict, words: Iterable[str], *, source_name: str = "?") 
     if fmt not in FILE_FORMATS:
         raise ValueError(f"embeddings.sources.{source_name}.format = {fmt!r}; "
                          f"expected one of {', '.join(FORMATS)}")
-    return KeyedVectors.load_word2vec_format(
-        _source_path(source, source_name),
-        binary=fmt == "word2vec_binary",
-        no_header=fmt == "glove_text",
-        limit=source.get("limit"))
+    path = _source_path(source, source_name)
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec_binary",
+                                                 no_header=fmt == "glove_text", limit=source.get("limit"))
+    except (EOFError, ValueError) as err:  # gensim's errors on a truncated or malformed file
+        key = f"embeddings.sources.{source_name}.path"
+        raise ValueError(f"{key} = {str(path)!r} is damaged or not a {fmt} file "
+                         f"({type(err).__name__}: {err}); replace the file or point {key} at a sound one") from err
 
 
 def words_for(class_name: str, aliases: dict | None) -> list[str]:
@@ -159,7 +161,7 @@ def normalise(table: np.ndarray, normalisation: str) -> np.ndarray:
 
 
 def class_embedding_table(class_names, kv: KeyedVectors, aliases: dict | None,
-                          normalisation: str = DEFAULT_NORMALISATION
+                          normalisation: str
                           ) -> tuple[np.ndarray, list[dict]]:
     """(C, D) float32 table in class order + per-class provenance records.
 

@@ -63,25 +63,47 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(img.convert("RGB")).copy()
 
 
+def read_or_skip(path: str | os.PathLike) -> tuple[np.ndarray | None, str | None]:
+    """(rgb, None), or (None, reason) for a file that does not decode: a user's folder may hold
+    truncated or mislabelled files, which should not cost the predictions of the others."""
+    try:
+        return read_rgb(path), None
+    except (OSError, ValueError, Image.DecompressionBombError) as err:  # PIL's decoding errors
+        return None, f"{type(err).__name__}: {err}"
+
+
 def normalise(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float, as the evaluation's transform prepares an image."""
     return eval_transform()(tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1)))
 
 
 def predict_folder(predictor: Predictor, images: Sequence[str | os.PathLike], class_names: Sequence[str],
-                   unseen: Sequence[str], out_dir) -> None:
+                   unseen: Sequence[str], out_dir) -> list[tuple[str, str]]:
     """Write, atomically as one folder: `index/<name>.png` (class indices, VOC-palette PNG as the
-    dataset labels), `colour/<name>.png` (RGB, the figures' colours) and `classes.csv`."""
+    dataset labels), `colour/<name>.png` (RGB, the figures' colours), `classes.csv`, and
+    `skipped.csv` (path, reason) listing the images that could not be read. Returns those; raises
+    ValueError naming the folder if no image could be read."""
     colours = class_colours(len(class_names))
+    skipped: list[tuple[str, str]] = []
     with atomic_dir(out_dir) as tmp:
         (tmp / "colour").mkdir()
         for path in images:
-            labels = predictor(normalise(read_rgb(path)))
+            rgb, reason = read_or_skip(path)
+            if reason is not None:
+                skipped.append((os.fspath(path), reason))
+                continue
+            labels = predictor(normalise(rgb))
             write_palette_png(tmp / "index" / f"{Path(path).stem}.png", labels)
             Image.fromarray(colourise(labels, colours)).save(tmp / "colour" / f"{Path(path).stem}.png")
+        if images and len(skipped) == len(images):
+            raise ValueError(f"no readable image in {Path(images[0]).parent}: "
+                             + "; ".join(f"{Path(p).name} ({r})" for p, r in skipped))
+        with open(tmp / "skipped.csv", "w", newline="") as f:
+            csv.writer(f).writerows([("path", "reason"), *skipped])
         with open(tmp / "classes.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["index", "class", "split", "colour"])
             for c, name in enumerate(class_names):
                 writer.writerow([c, name, "unseen" if name in set(unseen) else "seen",
                                  "#{:02x}{:02x}{:02x}".format(*colours[c])])
+    return skipped

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import zs3core.train.generator as gen_mod
+from fixtures import config_section
 from zs3core.checkpoints import load_checkpoint
 from zs3core.features import FeatureFile, FeatureWriter
 from zs3core.bandwidths import RELATIVE_BANDWIDTHS
 from zs3core.mmd import median_sq_distance
 from zs3core.models.gmmn import build_gmmn
-from zs3core.train.generator import (CorruptBank, GMMN_DEFAULTS, bandwidth_sample, default_bank_size,
+from zs3core.train.generator import (CorruptBank, GMMN_KEYS, bandwidth_sample, default_bank_size,
                                      default_loss_csv, load_generator, read_bank, resolve_config,
                                      seen_training_rows, train_gmmn, write_bank)
 
@@ -26,7 +27,8 @@ MAX_PER_CLASS = 20  # each half of an 8x8 grid has 32 pixels, so 20 rows per cla
 # (left, right) classes of the clean images: background in 18, a in 14, b in 12
 CLEAN = [(0, 1)] * 10 + [(0, 2)] * 8 + [(1, 2)] * 4
 EXPECTED_ROWS = {0: 18 * 20, 1: 14 * 20, 2: 12 * 20}
-TINY = {"noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 150,
+TINY = {**config_section("generator"), "bandwidth_mode": "relative", "noise_dim": 4, "hidden": 32, "dropout": 0.1,
+        "lr": 5e-3, "iterations": 150,
         "real_per_class": 32, "fake_per_class": 32, "log_every": 5, "device": "cpu",
         "median_sample": 300}
 
@@ -191,13 +193,11 @@ def test_fixed_bandwidths_and_same_seed_same_weights(toy, embeddings, tmp_path):
     assert not default_loss_csv(tmp_path / "a.pt").exists()
 
 
-def test_config_validation():
-    assert resolve_config(None) == GMMN_DEFAULTS
-    assert resolve_config({"iterations": 5})["iterations"] == 5
-    for bad in ({"iteration": 5}, {"noise": "normal"}, {"bandwidth_mode": "auto"},
-                {"real_per_class": 0}, {"classes_per_step": 0}, {"device": "tpu"}, {"lr": 0}):
-        with pytest.raises(ValueError):
-            resolve_config(bad)
+def test_config_takes_the_whole_section_and_names_a_missing_key():
+    section = config_section("generator")
+    assert resolve_config(section) == {k: section[k] for k in GMMN_KEYS} and set(GMMN_KEYS) == set(section)
+    with pytest.raises(KeyError, match=r"\['iterations'\]"):
+        resolve_config({k: v for k, v in section.items() if k != "iterations"})
 
 
 def test_bad_embeddings_leave_no_output(toy, tmp_path):

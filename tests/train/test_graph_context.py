@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import zs3core.features as features_mod
+from fixtures import config_section
 from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.retrain import retrain
 from zs3core.train.generator import read_bank
@@ -20,7 +21,7 @@ D = 4
 MEANS = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [3.0, 3.0, 0, 0], [0, 0, 3.0, 3.0]])
 POISON = 5000.0  # every feature of an image with unseen pixels: any such row would wreck training
 V = 255
-TINY = {"noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 60, "real_per_class": 16,
+TINY = {**config_section("gc"), "bandwidth_mode": "relative", "noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 60, "real_per_class": 16,
         "fake_per_class": 16, "nodes_per_class": 8, "log_every": 5, "device": "cpu", "median_sample": 200}
 
 
@@ -190,9 +191,10 @@ def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained
     assert state["weight"].abs().max() < 10  # a poisoned row would blow the logits up
 
 
-def test_config_keys_are_checked():
-    assert resolve_gc_config({})["weight"] == 0.1
-    with pytest.raises(ValueError, match="unknown"):
-        resolve_gc_config({"bogus": 1})
-    with pytest.raises(ValueError, match="nodes_per_class"):
-        resolve_gc_config({"nodes_per_class": 0})
+def test_config_takes_the_whole_section_and_names_a_missing_key():
+    section = config_section("gc")
+    assert resolve_gc_config(section) == section
+    with pytest.raises(KeyError, match=r"\['weight'\]"):
+        resolve_gc_config({k: v for k, v in section.items() if k != "weight"})
+    with pytest.raises(KeyError, match=r"\['noise'\]"):
+        resolve_gc_config({k: v for k, v in section.items() if k != "noise"})

@@ -35,6 +35,8 @@ def built(tmp_path_factory):
     rng = np.random.default_rng(0)
     for name, size in SIZES.items():
         Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(images / f"{name}.png")
+    (images / "cut.jpg").write_bytes((images / "street.png").read_bytes()[:100])  # an unreadable image
+    (images / "notes.txt").write_text("not an image: ignored")
     workdir = root / "work"
     workdir.mkdir()
     overrides = tiny_config(images)
@@ -69,6 +71,10 @@ def test_predictions_are_the_calibrated_zs3_models(built):
         with Image.open(out / "colour" / f"{name}.png") as colour:
             assert colour.mode == "RGB" and colour.size == size[::-1]
     assert (out / "classes.csv").read_text().count("\n") == len(classes) + 1
+    skipped = (out / "skipped.csv").read_text().splitlines()
+    assert len(skipped) == 2 and skipped[1].startswith(f"{images / 'cut.jpg'},")
+    log = (workdir / "logs/predict/synthvoc_k2_zs3.log").read_text()
+    assert f"skipped {images / 'cut.jpg'}" in log and "1 unreadable image(s) skipped" in log
 
 
 def test_default_target_draws_the_figures_and_predictions_need_a_folder(built):

@@ -33,9 +33,6 @@ generated in parallel; the same seed gives byte-identical files.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,27 +40,11 @@ import numpy as np
 from PIL import Image
 
 from zs3core.data.labels import VOID, write_palette_png
+from zs3core.io import atomic_dir
 
 PARAM_NAMES = ("red", "green", "blue", "stripe_contrast", "stripe_angle", "stripe_period",
                "shape_exponent", "aspect", "size")
 _LAYOUT, _PIXELS, _APPEARANCE, _CLUSTERS = 0, 1, 2, 3  # independent random streams per seed
-
-# "embedding_source" names the table the workflow feeds in; kept only for provenance here.
-_COMMON_KEYS = ("kind", "embedding_source", "image_size", "n_train", "n_val", "n_components",
-                "contrast", "instance_jitter", "pixel_noise", "shading", "objects_per_image",
-                "object_radius", "border_px", "jpeg_quality")
-_KIND_KEYS = {
-    "objects": (),
-    "scenes": ("n_scene_types", "in_scene_prob", "layout_regions", "background_region_prob"),
-}
-_NUMBER_KEYS = {  # key: (low, high or None, integer)
-    "image_size": (16, None, True), "n_train": (1, None, True), "n_val": (1, None, True),
-    "n_components": (1, None, True), "border_px": (0, None, True), "jpeg_quality": (1, 100, True),
-    "n_scene_types": (1, None, True), "contrast": (0, None, False),
-    "instance_jitter": (0, None, False), "pixel_noise": (0, None, False), "shading": (0, 1, False),
-    "in_scene_prob": (0, 1, False), "background_region_prob": (0, 1, False),
-}
-
 
 # ----------------------------------------------------------------------------- appearance
 def appearance_table(embeddings: np.ndarray, *, n_components: int, n_params: int, contrast: float,
@@ -131,37 +112,15 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.nd
 
 # ----------------------------------------------------------------------------- validation
 def validate_world(world: dict) -> dict:
-    """Check the world config; returns it with probability lists normalised to arrays.
-
-    Every key is required (config.yaml is the single source of defaults); unknown keys are
-    rejected so that a typo cannot silently fall back to some other value.
-    """
-    if not isinstance(world, dict):
-        raise ValueError(f"world must be a dict, got {type(world).__name__}")
-    kind = world.get("kind")
-    if kind not in _KIND_KEYS:
-        raise ValueError(f"world['kind'] must be one of {sorted(_KIND_KEYS)}, got {kind!r}")
-    allowed = _COMMON_KEYS + _KIND_KEYS[kind]
-    for key in allowed:
-        if key not in world:
-            raise ValueError(f"world is missing key {key!r} (kind {kind!r})")
-    for key in world:
-        if key not in allowed:
-            raise ValueError(f"world has unknown key {key!r} for kind {kind!r}")
-    if not isinstance(world["embedding_source"], str):
-        raise ValueError("world['embedding_source'] must be a string (an embeddings source name), "
-                         f"got {world['embedding_source']!r}")
-    for key, (low, high, integer) in _NUMBER_KEYS.items():
-        if key in world:
-            _check_number(world, key, low, high, integer)
-    radius = world["object_radius"]
-    if not (isinstance(radius, (list, tuple)) and len(radius) == 2
-            and all(isinstance(r, (int, float)) for r in radius)
-            and 0 < radius[0] <= radius[1] < 1):
-        raise ValueError(f"world['object_radius'] must be [min, max] with 0 < min <= max < 1, "
-                         f"got {radius!r}")
+    """What the config schema (`$defs/world`) cannot say: probability lists summing to 1, the
+    radius range ordered, a scene with at least one band, some image with an object. Returns the
+    world with its probability lists as arrays. Keys and ranges are the schema's (config.yaml
+    gives every key; a missing one raises KeyError naming it)."""
+    low, high = world["object_radius"]
+    if not low <= high:
+        raise ValueError(f"world['object_radius'] must be [min, max] with min <= max, got {[low, high]}")
     out = dict(world, objects_per_image=_probabilities(world, "objects_per_image"))
-    if kind == "scenes":
+    if world["kind"] == "scenes":
         out["layout_regions"] = _probabilities(world, "layout_regions")
         if out["layout_regions"][0] > 0:
             raise ValueError("world['layout_regions'][0] (probability of no band) must be 0: "
@@ -171,25 +130,12 @@ def validate_world(world: dict) -> dict:
     return out
 
 
-def _check_number(world: dict, key: str, low, high, integer: bool) -> None:
-    value = world[key]
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or value < low or (high is not None and value > high):
-        span = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"world[{key!r}] must be {'an integer' if integer else 'a number'} "
-                         f"{span}, got {value!r}")
-
-
 def _probabilities(world: dict, key: str) -> np.ndarray:
-    """A list p where p[n] is the probability of n items: non-negative, summing to 1."""
-    value = world[key]
-    numbers = isinstance(value, (list, tuple)) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    probs = np.asarray(value, dtype=np.float64) if numbers else None
-    if (probs is None or probs.ndim != 1 or len(probs) == 0 or (probs < 0).any()
-            or abs(probs.sum() - 1) > 1e-6):
+    """A list p where p[n] is the probability of n items, summing to 1."""
+    probs = np.asarray(world[key], dtype=np.float64)
+    if abs(probs.sum() - 1) > 1e-6:
         raise ValueError(f"world[{key!r}] must be a list of probabilities for 0, 1, 2, ... items "
-                         f"summing to 1, got {value!r}")
+                         f"summing to 1, got {world[key]!r}")
     return probs / probs.sum()
 
 
@@ -364,22 +310,11 @@ def _void_borders(labels: np.ndarray, width: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- writing
 def write_world(root, class_names: list[str], embeddings: np.ndarray, world: dict,
                 seed: int) -> None:
-    """Write the whole dataset under root (VOC layout) plus appearance.json for provenance.
-
-    Everything goes into a hidden sibling folder that is renamed onto `root` only when complete,
-    so a killed run never leaves a folder that looks finished.
-    """
+    """Write the whole dataset under root (VOC layout) plus appearance.json for provenance,
+    atomically (`zs3core.io.atomic_dir`): a killed run never leaves a folder that looks finished."""
     synth = SyntheticWorld(class_names, embeddings, world, seed)
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would otherwise hide the dataset from other users
-    try:
+    with atomic_dir(root) as tmp:
         _write_tree(tmp, synth)
-        _replace_dir(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _write_tree(out: Path, synth: SyntheticWorld) -> None:
@@ -413,14 +348,3 @@ def _provenance(synth: SyntheticWorld) -> dict:
         info["scene_clusters"] = [[synth.class_names[c] for c in cluster]
                                   for cluster in synth.clusters]
     return info
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Rename a finished folder onto dst; an older dst is moved aside first, then deleted."""
-    old = None
-    if dst.exists() or dst.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent)) / "old"
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)

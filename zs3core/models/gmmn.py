@@ -4,7 +4,7 @@
     [-> ReLU if output_relu]
 
 as in the paper and the authors' code (Xavier-uniform weights, biases 0.01, as theirs). Choices
-(the `generator:` config keys, see `zs3core.train.generator.GMMN_DEFAULTS`):
+(the `generator:` config keys, config.yaml):
 - `noise`: 'gaussian' (N(0, 1), the paper) or 'uniform' ([0, 1), the authors' code).
 - `output_relu`: false (the paper: no output activation) or true (the segmenter's real features
   are post-ReLU, so they are never negative; a ReLU makes the generated ones so too).

@@ -36,22 +36,23 @@ every device); class choice, real-row draws, noise and dropout masks from one ge
 training device seeded with `seed`; torch's global RNG is never used. The same seed on the CPU
 gives identical weights. On CUDA the run is seeded but bitwise equality is not promised.
 
-Config (`generator:` in config.yaml; GMMN_DEFAULTS, unknown keys are refused):
-  noise_dim (300)          noise dimensions concatenated to the 300-d class embedding
-  noise ('gaussian')       'gaussian' N(0,1) (paper) | 'uniform' [0,1) (authors' code)
-  hidden (256)             hidden width
-  dropout (0.5)            dropout after the LeakyReLU(0.2)
-  output_relu (false)      ReLU on the output (real features are post-ReLU); the paper has none
-  lr (2e-4)                Adam learning rate (betas 0.9, 0.999)
-  iterations (1000)        optimiser steps
-  classes_per_step (null)  seen classes per step; null = all
-  real_per_class (128)     real rows per class and step
-  fake_per_class (128)     generated rows per class and step
-  bandwidth_mode ('relative')  'relative' | 'authors' | 'paper'
-  bandwidths (null)        kernel bandwidths s in k = exp(-|x-y|^2 / (2 s)); null = the mode's default
-  median_sample (2048)     rows sampled to estimate the median squared distance (relative mode)
-  log_every (10)           iterations between loss-curve points (the first and last always logged)
-  device ('auto')          'auto' (CUDA if available) | 'cpu' | 'cuda'
+Config: the `generator:` section of config.yaml, every key given (its values there, their
+ranges in schemas/config.schema.yaml, which the workflow checks before any job):
+  noise_dim                noise dimensions concatenated to the 300-d class embedding
+  noise                    'gaussian' N(0,1) (paper) | 'uniform' [0,1) (authors' code)
+  hidden                   hidden width
+  dropout                  dropout after the LeakyReLU(0.2)
+  output_relu              ReLU on the output (real features are post-ReLU); the paper has none
+  lr                       Adam learning rate (betas 0.9, 0.999)
+  iterations               optimiser steps
+  classes_per_step         seen classes per step; null = all
+  real_per_class           real rows per class and step
+  fake_per_class           generated rows per class and step
+  bandwidth_mode           'relative' | 'authors' | 'paper' (zs3core.bandwidths)
+  bandwidths               kernel bandwidths s in k = exp(-|x-y|^2 / (2 s)); null = the mode's default
+  median_sample            rows sampled to estimate the median squared distance (relative mode)
+  log_every                iterations between loss-curve points (the first and last always logged)
+  device                   'auto' (CUDA if available) | 'cpu' | 'cuda'
 
 Bank HDF5 layout (`BANK_LAYOUT_VERSION`): datasets `features` (N_total, D) float32 and
 `class_id` (N_total,) int16, grouped by unseen class in the order given, n_per_class rows each;
@@ -79,27 +80,13 @@ from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
-from zs3core.bandwidths import BANDWIDTH_MODES, resolve_bandwidths
+from zs3core.bandwidths import resolve_bandwidths
 from zs3core.mmd import median_sq_distance, mmd_loss
-from zs3core.models.gmmn import GMMN, NOISE_KINDS, build_gmmn, gmmn_from_state
+from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
 
-GMMN_DEFAULTS = {
-    "noise_dim": 300,
-    "noise": "gaussian",
-    "hidden": 256,
-    "dropout": 0.5,
-    "output_relu": False,
-    "lr": 2e-4,
-    "iterations": 1000,
-    "classes_per_step": None,
-    "real_per_class": 128,
-    "fake_per_class": 128,
-    "bandwidth_mode": "relative",
-    "bandwidths": None,
-    "median_sample": 2048,
-    "log_every": 10,
-    "device": "auto",
-}
+GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
+             "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
+             "median_sample", "log_every", "device")
 BANK_LAYOUT_VERSION = 1
 CHECKPOINT_KIND = "gmmn"
 
@@ -107,36 +94,13 @@ CHECKPOINT_KIND = "gmmn"
 # ---------------------------------------------------------------- configuration
 
 
-def resolve_config(cfg: dict | None) -> dict:
-    """GMMN_DEFAULTS overlaid with `cfg`, validated; unknown keys raise ValueError."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(GMMN_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown generator config keys {unknown}; known: {sorted(GMMN_DEFAULTS)}")
-    out = {**GMMN_DEFAULTS, **cfg}
-    if out["noise"] not in NOISE_KINDS:
-        raise ValueError(f"generator.noise must be one of {NOISE_KINDS}, got {out['noise']!r}")
-    if out["bandwidth_mode"] not in BANDWIDTH_MODES:
-        raise ValueError(f"generator.bandwidth_mode must be one of {BANDWIDTH_MODES}, "
-                         f"got {out['bandwidth_mode']!r}")
-    if out["device"] not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"generator.device must be auto, cpu or cuda, got {out['device']!r}")
-    for key in ("iterations", "real_per_class", "fake_per_class", "log_every", "median_sample"):
-        if int(out[key]) < 1:
-            raise ValueError(f"generator.{key} must be >= 1, got {out[key]}")
-        out[key] = int(out[key])
-    if out["median_sample"] < 2:
-        raise ValueError("generator.median_sample must be >= 2")
-    if out["classes_per_step"] is not None:
-        if int(out["classes_per_step"]) < 1:
-            raise ValueError(f"generator.classes_per_step must be >= 1 or null, got {out['classes_per_step']}")
-        out["classes_per_step"] = int(out["classes_per_step"])
-    if out["bandwidths"] is not None:
-        out["bandwidths"] = [float(b) for b in out["bandwidths"]]
-    out["lr"] = float(out["lr"])
-    if not out["lr"] > 0:
-        raise ValueError(f"generator.lr must be positive, got {out['lr']}")
-    return out
+def resolve_config(cfg: dict) -> dict:
+    """The GMMN's keys of a full `generator:` section (values as config.yaml and its schema give
+    them: this module checks no range); a missing key raises KeyError naming it."""
+    missing = [k for k in GMMN_KEYS if k not in cfg]
+    if missing:
+        raise KeyError(f"generator config lacks {missing}: pass the whole section (config.yaml `generator:`)")
+    return {k: cfg[k] for k in GMMN_KEYS}
 
 
 def training_device(name: str = "auto") -> torch.device:
@@ -244,7 +208,7 @@ def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
     return resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference), reference
 
 
-def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
+def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
                out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
                log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
     """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.

@@ -15,7 +15,7 @@ loss beyond "no change in other hyper-parameters"; this implementation trains on
   against the node's real feature, the exact mean feature of its region (the authors' code
   took a single pixel, REFERENCE.md). Its bandwidths are relative to the median squared
   distance of region means (or fixed, as the GMMN's `bandwidth_mode`).
-- `weight` (default 0.1): the authors' `GCN_weight`, there the weight of a node-level loss
+- `weight`: the authors' `GCN_weight`, there the weight of a node-level loss
   beside the pixel-level one.
 Both terms read only seen-only images (asserted on what is loaded): no real feature of an
 unseen class, nor of any image that contains one, reaches the generator.
@@ -29,9 +29,9 @@ unseen class with no node in any mask (lost to downsampling) is generated as an 
 from its embedding alone, as the GMMN would (recorded in the bank's `isolated_classes`). The
 bank has the GMMN bank's layout (`read_bank` reads it), plus the image ids of the graphs used.
 
-Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_DEFAULTS`) plus
-  nodes_per_class (16)   seen nodes (graphs) per class and step of the node term
-  weight (0.1)           weight of the node term
+Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEYS`) plus
+  nodes_per_class   seen nodes (graphs) per class and step of the node term
+  weight            weight of the node term
 """
 from __future__ import annotations
 
@@ -57,19 +57,19 @@ from zs3core.models.gmmn import MODEL_KEYS
 from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config, save_bank,
                                      seen_training_rows, training_device)
 
-GC_KEYS = {"nodes_per_class": 16, "weight": 0.1}
+GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
 GRAPHS = "true_masks"  # what the bank's graphs are: the training masks that contain unseen classes
 BANK_CHUNK = 4096  # graphs generated per forward pass when writing a bank
 
 
-def resolve_gc_config(cfg: dict | None) -> dict:
-    """The GMMN's defaults and checks (`resolve_config`) plus the GC keys; unknown keys raise."""
-    cfg = dict(cfg or {})
-    gc = {k: cfg.pop(k, default) for k, default in GC_KEYS.items()}
-    if int(gc["nodes_per_class"]) < 1 or not float(gc["weight"]) >= 0:
-        raise ValueError(f"gc.nodes_per_class must be >= 1 and gc.weight >= 0, got {gc}")
-    return {**resolve_config(cfg), "nodes_per_class": int(gc["nodes_per_class"]), "weight": float(gc["weight"])}
+def resolve_gc_config(cfg: dict) -> dict:
+    """The GMMN's keys (`resolve_config`) plus the GC keys of a full `gc:` section; a missing key
+    raises KeyError naming it (ranges: schemas/config.schema.yaml)."""
+    missing = [k for k in GC_KEYS if k not in cfg]
+    if missing:
+        raise KeyError(f"gc config lacks {missing}: pass the whole section (config.yaml `gc:`)")
+    return {**resolve_config(cfg), **{k: cfg[k] for k in GC_KEYS}}
 
 
 def graphs_of(ff: FeatureFile, images: np.ndarray) -> GraphSet:
@@ -125,7 +125,7 @@ def node_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, no
     return out[rows.to(out.device)]
 
 
-def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict | None,
+def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
              out_path: str | os.PathLike, *, seed: int, loss_csv: str | os.PathLike,
              holdout: frozenset[str] = frozenset(), log: logging.Logger | None = None) -> dict:
     """Train the GC generator on the seen-only images of `feature_file`; write weights and loss curve.
