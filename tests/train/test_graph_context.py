@@ -21,7 +21,8 @@ D = 4
 MEANS = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0], [3.0, 3.0, 0, 0], [0, 0, 3.0, 3.0]])
 POISON = 5000.0  # every feature of an image with unseen pixels: any such row would wreck training
 V = 255
-TINY = {**config_section("gc"), "bandwidth_mode": "relative", "noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3, "iterations": 60, "real_per_class": 16,
+TINY = {**config_section("gc"), "bandwidth_mode": "relative", "noise_dim": 4, "hidden": 32, "dropout": 0.1, "lr": 5e-3,
+        "iterations": 60, "real_per_class": 16,
         "fake_per_class": 16, "nodes_per_class": 8, "log_every": 5, "device": "cpu", "median_sample": 200}
 
 
