@@ -11,4 +11,4 @@ with job_log(snakemake.log[0]):
     df = check_claims(list(snakemake.input.results), dataset, snakemake.params.ks, spread=spread)
     with atomic_path(snakemake.output.csv) as tmp:
         df.to_csv(tmp, index=False, float_format="%.2f")
-    write_text(snakemake.output.md, claims_markdown(df, dataset, spread_source=snakemake.params.spread_name))
+    write_text(snakemake.output.md, claims_markdown(df, dataset, spread_source=snakemake.params.spread_name if spread is not None else None))

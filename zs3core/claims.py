@@ -149,7 +149,7 @@ def _verdict_cell(r) -> str:
     if r.verdict == NOT_MEASURED or r.n_seeds >= MIN_SEEDS:
         return r.verdict
     runs = "single run" if r.n_seeds == 1 else "two runs"
-    if r.spread_n_seeds:
+    if r.spread_n_seeds >= 2:  # a one-seed "spread" measures nothing
         return (f"{r.verdict} ({runs}; seed spread \u00b1 {_num(r.spread_value_std)} / "
                 f"\u00b1 {_num(r.spread_reference_std)} over {r.spread_n_seeds} seeds)")
     return f"{r.verdict} ({runs}; no seed spread measured)"
@@ -173,7 +173,8 @@ def claims_markdown(df: pd.DataFrame, dataset: str, spread_source: str | None = 
     elif n < MIN_SEEDS:
         runs = "single-run" if n == 1 else "two-run"
         source = (f"the spread measured once by a multi-seed run ({spread_source}) is quoted next to each verdict "
-                  f"(std of the value / of the reference)") if spread_source else "no seed spread was measured"
+                  f"(std of the value / of the reference)") if spread_source and df["spread_n_seeds"].max() >= 2 \
+            else "no seed spread was measured"
         lines += [f"These verdicts are **{runs}** ({n} seed{'s' * (n > 1)}): a margin smaller than the "
                   f"seed-to-seed spread is not a finding; {source}.", ""]
     else:
