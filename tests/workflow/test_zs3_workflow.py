@@ -55,6 +55,11 @@ def test_default_target_builds_the_tables(built):
     table4 = pd.read_csv(built / "results/table4_synthvoc.csv")
     assert set(table4["K"]) == {2, 4} and len(table4) == 4  # raw and calibrated ZS5Net per K
     assert (built / "pseudo/synthvoc/k2/p25/index.csv").exists()
+    claims = pd.read_csv(built / "results/claims_synthvoc.csv")
+    assert set(claims["calibration"]) == {"raw", "calibrated"} and len(claims) == 5 * 2 * 2  # claims x K x calibration
+    gc = claims[claims["method"] == "zs3gc"]
+    assert (gc["verdict"] == "not measured").all()  # no Table 3 on synthvoc: said, not dropped
+    assert "single-run" in (built / "results/claims_synthvoc.md").read_text()
 
 
 def test_every_results_csv_is_the_summary_of_its_confusion_matrices(built):
