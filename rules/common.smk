@@ -279,3 +279,13 @@ def prediction_images(wildcards):
         raise ConfigError("predict.images is null: set it to a folder of images "
                           "(e.g. --config 'predict={images: my_images}')")
     return [str(f) for f in image_files(folder)]
+
+
+# The seed spread measured once by a multi-seed run (bench/seed_spread.py), beside the Snakefile.
+SEED_SPREAD = "bench/seed_spread.csv"
+
+
+def seed_spread_input(wildcards):
+    """The committed seed-spread CSV when it exists (the claims quote it), else nothing."""
+    path = Path(workflow.basedir) / SEED_SPREAD
+    return [str(path)] if path.is_file() else []

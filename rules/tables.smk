@@ -77,14 +77,17 @@ rule table4:
 
 
 rule claims:
-    """The paper's claims checked on this run's results: one verdict per claim and split."""
+    """The paper's claims checked on this run's results: one verdict per claim, split and
+    calibration; runs with fewer than three seeds quote the committed seed spread (SEED_SPREAD)."""
     input:
-        lambda wc: table_inputs(wc.dataset, claim_methods(wc.dataset)),
+        results=lambda wc: table_inputs(wc.dataset, claim_methods(wc.dataset)),
+        spread=seed_spread_input,
     output:
         csv="results/claims_{dataset}.csv",
         md=report("results/claims_{dataset}.md", caption="../report/claims.rst", category="Tables"),
     params:
         ks=lambda wc: split_ks(config, wc.dataset),
+        spread_name=SEED_SPREAD,
     log:
         "logs/tables/claims_{dataset}.log",
     resources:

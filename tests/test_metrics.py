@@ -22,17 +22,21 @@ def brute_summary(target, pred, num_classes, unseen, absent_as_zero=False):
     t, p = t[valid], p[valid]
     seen = [c for c in range(num_classes) if c not in unseen]
 
-    def iou(c):
+    def iou(c):  # standard: undefined only when neither present nor predicted
         inter = np.sum((t == c) & (p == c))
         union = np.sum((t == c) | (p == c))
-        return inter / union if np.sum(t == c) else None
+        if absent_as_zero and not np.sum(t == c):
+            return 0.0
+        return inter / union if union else None
 
     def recall(c):
         n = np.sum(t == c)
+        if absent_as_zero and not n:
+            return 0.0
         return np.sum((t == c) & (p == c)) / n if n else None
 
     def mean(values):
-        vals = [0.0 if v is None else v for v in values] if absent_as_zero else [v for v in values if v is not None]
+        vals = [v for v in values if v is not None]
         return sum(vals) / len(vals) if vals else float("nan")
 
     out = {}
@@ -100,6 +104,29 @@ def test_absent_class_excluded_or_zero():
     cm = metrics.confusion_matrix(target, pred, 3)  # class 2 never appears
     assert metrics.summarize(cm, unseen=[1])["all_miou"] == pytest.approx(1.0)
     assert metrics.summarize(cm, unseen=[1], absent_as_zero=True)["all_miou"] == pytest.approx(2 / 3)
+
+
+def test_predicted_but_absent_class_counts_zero_by_default():
+    # 4 classes; 0, 1 seen, 2, 3 unseen. Class 2 is predicted once but absent from the ground
+    # truth; class 3 is neither present nor predicted. Rows gt, cols pred:
+    cm = np.array([[3, 0, 1, 0],    # gt 0: 3 right, 1 called class 2
+                   [0, 2, 0, 0],    # gt 1: 2 right
+                   [0, 0, 0, 0],    # class 2: no ground truth
+                   [0, 0, 0, 0]])   # class 3: no ground truth, never predicted
+    iou = metrics.class_iou(cm)
+    # IoU0 = 3 / (4 + 3 - 3) = 3/4, IoU1 = 1, IoU2 = 0 / (0 + 1 - 0) = 0, IoU3 undefined
+    np.testing.assert_allclose(iou[:3], [0.75, 1.0, 0.0])
+    assert math.isnan(iou[3])
+    standard = metrics.summarize(cm, unseen=[2, 3])
+    assert standard["seen_miou"] == pytest.approx(0.875)
+    assert standard["unseen_miou"] == 0.0                      # class 2 counts 0, class 3 is left out
+    assert standard["all_miou"] == pytest.approx((0.75 + 1 + 0) / 3)
+    assert math.isnan(standard["unseen_ma"])                   # recall needs ground truth
+    assert standard["all_ma"] == pytest.approx((0.75 + 1) / 2)
+    authors = metrics.summarize(cm, unseen=[2, 3], absent_as_zero=True)
+    assert authors["all_miou"] == pytest.approx((0.75 + 1 + 0 + 0) / 4)  # class 3 counts 0 too
+    assert authors["all_ma"] == pytest.approx((0.75 + 1 + 0 + 0) / 4)
+    assert authors["unseen_miou"] == 0.0 and authors["hiou"] == 0.0
 
 
 def test_supervised_has_no_unseen_numbers():

@@ -44,6 +44,26 @@ def test_top_p_breaks_ties_by_raster_order():
     assert np.argwhere(out != 255).tolist() == [[0, 1], [0, 3]]
 
 
+@pytest.mark.parametrize("p, kept", [(40, 3), (20, 2), (1, 1)])
+def test_top_p_rounds_the_count_up(p, kept):
+    # 6 unseen-predicted pixels: 40% is 2.4 -> 3, 20% is 1.2 -> 2, 1% is 0.06 -> 1 (floor or
+    # rounding would keep 2, 1, 0)
+    out = top_p_pseudo_labels(scores_for(PRED, CONF), unseen=[2, 3], p=p)
+    assert (out != 255).sum() == kept
+    by_confidence = [[0, 1], [0, 3], [1, 2]]  # 4.0, then the 3.0 tie in raster order
+    assert sorted(np.argwhere(out != 255).tolist()) == sorted(by_confidence[:kept])
+
+
+def test_gamma_reorders_confidence_before_the_top_p_cut():
+    # pixel A: seen 3.9 vs unseen(2) 4.0 -> 0.52 at gamma 0, 0.94 at gamma 3 (its seen rival falls)
+    # pixel B: unseen(3) 1.5 against zeros -> 0.60 at gamma 0, 0.80 at gamma 3
+    scores = torch.zeros(4, 1, 2)
+    scores[0, 0, 0], scores[2, 0, 0] = 3.9, 4.0
+    scores[3, 0, 1] = 1.5
+    assert top_p_pseudo_labels(scores, [2, 3], 50, gamma=0).tolist() == [[255, 3]]
+    assert top_p_pseudo_labels(scores, [2, 3], 50, gamma=3).tolist() == [[2, 255]]
+
+
 def test_top_p_bounds_and_no_unseen_prediction():
     scores = scores_for(PRED, CONF)
     assert (top_p_pseudo_labels(scores, [2, 3], 0) == 255).all()

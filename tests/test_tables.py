@@ -191,6 +191,35 @@ def test_rows_at_the_authors_resolution_say_so(tmp_path):
     assert "short side" not in tables.to_markdown(tables.table1([path.with_name("voc_k2_zs3.csv")], "voc", ks=(2,)))
 
 
+def test_markdown_names_the_iou_rule(tmp_path, voc_files):
+    md = tables.to_markdown(tables.table1(voc_files, "voc", ks=(2,)))
+    assert "IoU rule: standard" in md and "authors'" not in md.split("IoU rule")[1].split("\n")[0]
+    authors = write(tmp_path / "voc_k2_zs3a.csv", [dict(row("voc", 2, "zs3", metrics(20)), absent_as_zero=True)])
+    md = tables.to_markdown(tables.table1([authors], "voc", ks=(2,)))
+    assert "IoU rule: the authors' (absent_as_zero)" in md and "IoU rule: standard" not in md
+
+
+def test_non_strict_rows_are_marked_and_named(tmp_path):
+    rows = [dict(row("synthvoc", 2, "zs3", metrics(20)), protocol="authors"),
+            dict(row("synthvoc", 2, "zs3", metrics(30), calibration="calibrated"), protocol="authors"),
+            dict(row("synthvoc", 2, "zs3gc", metrics(40)), protocol="unseen_masks"),
+            dict(row("synthvoc", 2, "ceiling", metrics(50)), protocol="real_unseen"),
+            row("synthvoc", 2, "baseline", metrics(10))]
+    t = tables.table3([write(tmp_path / "r.csv", rows)], "synthvoc", ks=(2,))
+    lines = tables.to_markdown(t).splitlines()
+    model = {line.split(" | ")[1]: line for line in lines if line.startswith("| 2 |")}
+    assert set(model) == {"Baseline", "ZS3Net\u2020", "ZS3Net (calibrated)\u2020", "ZS3Net + GC\u2021",
+                          "Real-feature ceiling (diagnostic)\u00a7"}
+    footnotes = [line for line in lines if line[:1] in "\u2020\u2021\u00a7" and line]
+    assert [f.split(" protocol ")[1].split(":")[0] for f in footnotes] == ["`authors`", "`unseen_masks`", "`real_unseen`"]
+
+
+def test_other_calibrations_are_ignored(tmp_path, voc_files):
+    other = write(tmp_path / "voc_k2_zs3gm.csv", [row("voc", 2, "zs3", metrics(90), calibration="median_gamma")])
+    t = tables.table1(list(voc_files.values()) + [other], "voc", ks=(2,))
+    assert "median_gamma" not in set(t["calibration"]) and 90.0 not in set(t["seen_pa"])
+
+
 def test_table4_zs5_per_k_and_dataset(tmp_path):
     files = [write(tmp_path / "voc_k2_zs5.csv", [row("voc", 2, "zs5", metrics(70)),
                                                  row("voc", 2, "zs5", metrics(71), calibration="calibrated")]),

@@ -9,12 +9,13 @@ from zs3core.train.generator import read_bank
 with job_log(snakemake.log[0], snakemake.threads) as log:
     method = snakemake.rule.removeprefix("retrain_")
     cfg = snakemake.params.classifier
+    holdout = read_holdout(snakemake.input.holdout)
     synthetic = None
     if method == "zs3" and cfg["protocol"] == "strict":
         bank = read_bank(snakemake.input.synthetic)
         synthetic = (bank.features, bank.class_id)
     elif method == "zs3":
         synthetic = authors_rows(snakemake.input.features, snakemake.input.synthetic,
-                                 np.load(snakemake.input.embeddings), seed=snakemake.params.seed)
+                                 np.load(snakemake.input.embeddings), seed=snakemake.params.seed, holdout=holdout)
     retrain(method, snakemake.input.features, snakemake.params.classes, snakemake.params.unseen, cfg,
-            holdout=read_holdout(snakemake.input.holdout), out_path=snakemake.output[0], seed=snakemake.params.seed, extra=[synthetic] if synthetic is not None else (), log=log)
+            holdout=holdout, out_path=snakemake.output[0], seed=snakemake.params.seed, extra=[synthetic] if synthetic is not None else (), log=log)

@@ -4,9 +4,12 @@ Conventions (REFERENCE.md, "Metrics"):
 - the confusion matrix counts ground truth in rows and predictions in columns over all
   classes; pixels labelled `ignore_index` (255, VOC's void) are not counted;
 - background is a seen class;
-- a class *absent* from the ground truth (no pixel of it in the test split) has no defined IoU or
-  accuracy and is left out of every mean by default; `absent_as_zero=True` counts it as 0, as the
-  authors' code does;
+- IoU follows the standard convention (FCN, mmsegmentation, torchmetrics): a class with no
+  ground-truth pixel that is nevertheless predicted has IoU 0 (TP = 0, union > 0) and counts in
+  every mean; only a class neither present nor predicted (empty union) is left out.
+  `absent_as_zero=True` is the authors' rule instead: every class absent from the ground truth
+  counts 0, predicted or not. Accuracy (recall) of a class with no ground truth is undefined and
+  left out of MA under the standard rule;
 - "vanilla" evaluation (Table 2) classifies each unseen-ground-truth pixel among the unseen
   classes only; `vanilla_confusion_matrix` builds that matrix.
 """
@@ -61,11 +64,10 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def class_iou(cm: np.ndarray) -> np.ndarray:
-    """Per-class IoU = TP / (TP + FP + FN); NaN where the class is absent from the ground truth."""
+    """Per-class IoU = TP / (TP + FP + FN); NaN only where the union is empty (the class is
+    neither in the ground truth nor predicted), 0 for a class predicted but absent."""
     tp = np.diag(cm).astype(np.float64)
-    gt = cm.sum(axis=1)
-    iou = _safe_div(tp, gt + cm.sum(axis=0) - tp)
-    return np.where(gt > 0, iou, np.nan)
+    return _safe_div(tp, cm.sum(axis=1) + cm.sum(axis=0) - tp)
 
 
 def class_accuracy(cm: np.ndarray) -> np.ndarray:
@@ -73,10 +75,11 @@ def class_accuracy(cm: np.ndarray) -> np.ndarray:
     return _safe_div(np.diag(cm).astype(np.float64), cm.sum(axis=1))
 
 
-def _mean(values: np.ndarray, classes: Sequence[int], absent_as_zero: bool) -> float:
+def _mean(values: np.ndarray, classes: Sequence[int], absent: np.ndarray | None = None) -> float:
+    """Mean over `classes`, NaN values left out; classes flagged in `absent` count 0 instead."""
     picked = values[np.asarray(classes, dtype=np.int64)]
-    if absent_as_zero:
-        picked = np.nan_to_num(picked, nan=0.0)
+    if absent is not None:
+        picked = np.where(absent[np.asarray(classes, dtype=np.int64)], 0.0, picked)
     picked = picked[~np.isnan(picked)]
     return float(picked.mean()) if picked.size else float("nan")
 
@@ -96,17 +99,19 @@ def summarize(cm: np.ndarray, unseen: Sequence[int], absent_as_zero: bool = Fals
     """PA / MA / mIoU over seen, unseen and all classes, plus hIoU, as fractions in [0, 1].
 
     Keys: `{seen,unseen,all}_{pa,ma,miou}` and `hiou`. With no unseen classes (the supervised
-    oracle) the unseen numbers and hIoU are NaN.
+    oracle) the unseen numbers and hIoU are NaN. `absent_as_zero`: the authors' rule (every class
+    absent from the ground truth counts 0 in MA and mIoU) instead of the standard one.
     """
     num_classes = cm.shape[0]
     unseen = sorted(set(int(c) for c in unseen))
     seen = [c for c in range(num_classes) if c not in unseen]
     groups = {"seen": seen, "unseen": unseen, "all": list(range(num_classes))}
     iou, acc = class_iou(cm), class_accuracy(cm)
+    absent = cm.sum(axis=1) == 0 if absent_as_zero else None
     out: dict[str, float] = {}
     for name, classes in groups.items():
         out[f"{name}_pa"] = _pixel_accuracy(cm, classes) if classes else float("nan")
-        out[f"{name}_ma"] = _mean(acc, classes, absent_as_zero) if classes else float("nan")
-        out[f"{name}_miou"] = _mean(iou, classes, absent_as_zero) if classes else float("nan")
+        out[f"{name}_ma"] = _mean(acc, classes, absent) if classes else float("nan")
+        out[f"{name}_miou"] = _mean(iou, classes, absent) if classes else float("nan")
     out["hiou"] = harmonic_mean(out["seen_miou"], out["unseen_miou"]) if unseen else float("nan")
     return out

@@ -69,12 +69,15 @@ def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[s
     return TrainingRows(rows.features, rows.class_id.astype(np.int64), heldout)
 
 
-def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: int,
+                 holdout: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
     """The authors' protocol: every sampled pixel of the images that contain an unseen class gets
     a generated feature of its ground-truth class (seen classes too), so the unseen masks decide
-    where and how many synthetic features appear. Reads unseen ground truth by design."""
+    where and how many synthetic features appear. Reads unseen ground truth by design; the
+    held-out images (`holdout`) stay out, as from every classifier."""
     with FeatureFile(feature_file) as f:
-        rows = f.read(images=f.image_table()["has_unseen"])
+        table = f.image_table()
+        rows = f.read(images=table["has_unseen"] & ~image_mask(table["image_id"], holdout))
     model, _ = load_generator(generator_path)
     table = torch.as_tensor(embeddings, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)

@@ -59,6 +59,20 @@ METRIC_HEADERS = {
 }
 LABEL_COLUMNS = ["K", "Model", "Dataset"]
 DASH = "\u2013"
+IOU_RULES = {
+    False: "IoU rule: standard (FCN, mmsegmentation, torchmetrics): a class predicted but absent from the "
+           "ground truth counts 0, a class neither present nor predicted is left out of the means.",
+    True: "IoU rule: the authors' (absent_as_zero): every class absent from the ground truth counts 0 "
+          "in MA and mIoU, predicted or not.",
+}
+# Rows not trained under the strict protocol are marked, each protocol with its own sign.
+PROTOCOL_MARKS = {
+    "authors": ("\u2020", "the authors' protocol: unseen ground-truth masks of training images place the "
+                           "generated features"),
+    "unseen_masks": ("\u2021", "the generated bank comes from the unseen classes' true masks of training images"),
+    "real_unseen": ("\u00a7", "trained on real unseen features (an oracle, not zero-shot)"),
+}
+UNMARKED_PROTOCOLS = ("strict", "none", "nan", "")
 DEFAULT_KS = (2, 4, 6, 8, 10)
 
 
@@ -336,9 +350,27 @@ def _cell(row: Mapping, m: str, has_paper: bool) -> str:
     return text
 
 
+def _iou_rule_note(df: pd.DataFrame) -> str:
+    """One line naming the IoU rule of the rows (from their `absent_as_zero` column)."""
+    if "absent_as_zero" not in df.columns or df["absent_as_zero"].isna().all():
+        return "IoU rule: not recorded in the results rows."
+    rules = {str(v).strip().lower() == "true" for v in df["absent_as_zero"].dropna()}
+    return " / ".join(IOU_RULES[r] for r in sorted(rules)) if len(rules) > 1 else IOU_RULES[rules.pop()]
+
+
+def _protocol_mark(row: Mapping) -> tuple[str, str | None]:
+    """(sign, footnote) of a row's non-strict protocol; ('', None) for strict rows."""
+    protocol = str(row.get("protocol", "")).strip()
+    if protocol in UNMARKED_PROTOCOLS:
+        return "", None
+    sign, text = PROTOCOL_MARKS.get(protocol, ("*", "a protocol other than strict"))
+    return sign, f"{sign} protocol `{protocol}`: {text}."
+
+
 def to_markdown(df: pd.DataFrame, title: str | None = None, notes: str | Sequence[str] | None = None) -> str:
     """The table as Markdown: one decimal, `–` where undefined, `mean ± std` when several seeds,
-    `measured (paper X)` where the paper reports the cell. Supervised rows show no K."""
+    `measured (paper X)` where the paper reports the cell. Supervised rows show no K. A line names
+    the IoU rule; rows of a non-strict protocol carry a sign and a footnote naming it."""
     labels = [c for c in LABEL_COLUMNS if c in df.columns]
     metrics = [m for m in RESULT_METRICS if m in df.columns]
     has_paper = any(f"{m}_paper" in df.columns for m in metrics)
@@ -357,11 +389,13 @@ def to_markdown(df: pd.DataFrame, title: str | None = None, notes: str | Sequenc
     if has_paper and any(df[f"{m}_paper"].notna().any() for m in metrics if f"{m}_paper" in df.columns):
         note_lines.append("Cells read `measured (paper X)`, X being the number that Bucher et al., "
                           "'Zero-Shot Semantic Segmentation', report for the same row.")
+    note_lines.append(_iou_rule_note(df))
     for n in note_lines:
         if n:
             lines += [n, ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * len(labels) + ["---:"] * len(metrics)) + "|")
+    footnotes = []
     for _, row in df.iterrows():
         cells = []
         for c in labels:
@@ -369,8 +403,14 @@ def to_markdown(df: pd.DataFrame, title: str | None = None, notes: str | Sequenc
                 cells.append("")
             else:
                 cells.append(str(row[c]))
+        sign, footnote = _protocol_mark(row)
+        cells[-1] += sign
+        if footnote and footnote not in footnotes:
+            footnotes.append(footnote)
         cells += [_cell(row, m, has_paper) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
+    for footnote in footnotes:
+        lines += ["", footnote]
     return "\n".join(lines) + "\n"
 
 

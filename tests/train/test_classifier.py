@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from zs3core.features import FeatureWriter
-from zs3core.retrain import classifier_scorer, load_classifier, real_rows, retrain
+from zs3core.retrain import authors_rows, classifier_scorer, load_classifier, real_rows, retrain
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 
 CLASSES = ["background", "cat", "cow"]  # cow unseen
@@ -85,3 +85,89 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
 def test_unknown_method_is_named(tmp_path):
     with pytest.raises(ValueError, match="unknown classifier method"):
         retrain("zs4", tmp_path / "x.h5", CLASSES, ["cow"], CFG, holdout=frozenset(), out_path=tmp_path / "o.pt", seed=0)
+
+
+# ----------------------------------------------------------------------------- which rows reach fit
+BANK, POOL = -1.0, -2.0  # first feature of the synthetic bank's rows and of the pseudo-labelled pool's
+SEEN_ONLY = {i for i in range(12) if i % 3}  # images without a cow (im0, im3, im6, im9 hold one)
+HELD = {1, 2, 3}  # HOLDOUT as indices
+
+
+def write_image_coded_features(path):
+    """The toy images of `write_toy_features`, every feature = (100 + image index, class id): any
+    row that reaches the classifier says which image and class it came from."""
+    rng = np.random.default_rng(0)
+    with FeatureWriter(path, 2, CLASSES, ["cow"], max_per_class=16) as w:
+        for i in range(12):
+            label = np.zeros((4, 4), dtype=np.uint8)
+            label[:2] = 1
+            if i % 3 == 0:
+                label[3, :] = 2
+            feats = np.stack([np.full((4, 4), 100.0 + i), label.astype(float)]).astype(np.float32)
+            w.add(f"im{i}", feats, label, rng)
+
+
+@pytest.fixture
+def fit_spy(monkeypatch):
+    """Records the rows `retrain` fits on and the rows it calibrates on."""
+    seen = {}
+
+    class Recording(torch.nn.Linear):
+        def forward(self, x):
+            seen["calibration"] = x.numpy().copy()
+            return super().forward(x)
+
+    def fit(features, labels, num_classes, unseen_ids, cfg, seed, log=None):
+        seen["features"], seen["labels"] = np.asarray(features).copy(), np.asarray(labels).copy()
+        return Recording(features.shape[1], num_classes)
+
+    monkeypatch.setattr("zs3core.retrain.fit_classifier", fit)
+    return seen
+
+
+def image_counts(features):
+    images, counts = np.unique(features[:, 0].round().astype(int) - 100, return_counts=True)
+    return dict(zip(images.tolist(), counts.tolist()))
+
+
+@pytest.mark.parametrize("method", ["zs3", "zs3gc", "zs5", "ceiling"])
+def test_each_method_fits_only_the_rows_it_documents(method, tmp_path, fit_spy):
+    path = tmp_path / "train.h5"
+    write_image_coded_features(path)
+    bank = np.column_stack([np.full(10, BANK), np.full(10, 2.0)]).astype(np.float32), np.full(10, 2)
+    pool = np.column_stack([np.full(6, POOL), np.full(6, 2.0)]).astype(np.float32), np.full(6, 2)
+    extra = {"zs3": [bank], "zs3gc": [bank], "zs5": [bank, pool], "ceiling": []}[method]
+    retrain(method, path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "c.pt", seed=0, extra=extra)
+    features, labels = fit_spy["features"], fit_spy["labels"]
+    real = features[:, 0] >= 100
+    np.testing.assert_array_equal(features[real, 1], labels[real])  # each row keeps its own class
+    # real rows: every image outside the hold-out, 16 rows each; the cow images only for the ceiling,
+    # which reads real unseen features by design
+    allowed = (set(range(12)) if method == "ceiling" else SEEN_ONLY) - HELD
+    assert image_counts(features[real]) == {i: 16 for i in sorted(allowed)}
+    assert (labels[real] == 2).sum() == (3 * 4 if method == "ceiling" else 0)
+    # the added rows, unchanged: the bank (and ZS5Net's pseudo-labelled pool rows)
+    added = np.concatenate([f for f, _ in extra]) if extra else np.empty((0, 2), dtype=np.float32)
+    np.testing.assert_array_equal(features[~real], added)
+    # calibration reads the held-out images without a cow, and nothing else
+    assert image_counts(fit_spy["calibration"]) == {i: 16 for i in sorted(HELD & SEEN_ONLY)}
+
+
+class MarkingGenerator:
+    """Stands in for the GMMN: a generated feature is (-(class id) - 10, 0), never a real one."""
+    feature_dim = 2
+
+    def generate(self, table, n, generator, class_ids):
+        (c,) = class_ids
+        return torch.tensor([[-10.0 - c, 0.0]]).repeat(n, 1), torch.full((n,), c)
+
+
+def test_authors_rows_generate_at_every_pixel_of_the_unseen_images(tmp_path, monkeypatch):
+    path = tmp_path / "train.h5"
+    write_image_coded_features(path)
+    monkeypatch.setattr("zs3core.retrain.load_generator", lambda p: (MarkingGenerator(), {}))
+    features, labels = authors_rows(path, "gmmn.pt", np.eye(3, dtype=np.float32), seed=0, holdout=HOLDOUT)
+    # images with a cow and not held out: im0, im6, im9 (im3 is held out); 16 sampled pixels each:
+    # 4 background, 8 cat, 4 cow, every one a generated feature of its ground-truth class
+    assert np.bincount(labels, minlength=3).tolist() == [3 * 4, 3 * 8, 3 * 4]
+    np.testing.assert_array_equal(features, np.column_stack([-10.0 - labels, np.zeros(len(labels))]))

@@ -11,6 +11,7 @@ import zs3core.features as features_mod
 from fixtures import config_section
 from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.retrain import retrain
+from zs3core.train.classifier import fit_classifier
 from zs3core.train.generator import read_bank
 from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
                                          write_gc_bank)
@@ -181,15 +182,27 @@ def test_the_bank_is_deterministic_under_a_seed(toy, trained, tmp_path):
     assert not np.array_equal(banks[0], banks[2])
 
 
-def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained, tmp_path):
+def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained, tmp_path, monkeypatch):
     write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 20, tmp_path / "gc.h5", seed=0)
     bank = read_bank(tmp_path / "gc.h5")
     cfg = {"epochs": 2, "batch_size": 32, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
            "unseen_weight": 1.0, "calibration": {"max_unseen_rate": 0.05, "gammas": [0, 1]}}
+    fitted = {}
+
+    def spy(features, labels, *args, **kwargs):  # what reaches the classifier's fit
+        fitted["features"], fitted["labels"] = np.asarray(features).copy(), np.asarray(labels).copy()
+        return fit_classifier(features, labels, *args, **kwargs)
+
+    monkeypatch.setattr("zs3core.retrain.fit_classifier", spy)
     state = retrain("zs3gc", toy[0], CLASSES, UNSEEN, cfg, holdout=frozenset(image_table(toy[0])["image_id"][:3]), out_path=tmp_path / "zs3gc.pt", seed=0,
                     extra=[(bank.features, bank.class_id)])
     assert state["method"] == "zs3gc" and torch.isfinite(state["weight"]).all()
-    assert state["weight"].abs().max() < 10  # a poisoned row would blow the logits up
+    features, labels = fitted["features"], fitted["labels"]
+    real = len(labels) - len(bank.class_id)
+    assert real > 0 and np.abs(features[:real]).max() < POISON / 2  # no row of an image with unseen pixels
+    assert not np.isin(labels[:real], [3, 4]).any()  # no real unseen row
+    np.testing.assert_array_equal(features[real:], bank.features)  # the unseen rows are the GC bank's
+    np.testing.assert_array_equal(labels[real:], bank.class_id)
 
 
 def test_config_takes_the_whole_section_and_names_a_missing_key():

@@ -2,10 +2,12 @@
 import re
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import run_snakemake, small_synthetic
+from zs3core import metrics
 
 
 
@@ -53,6 +55,27 @@ def test_default_target_builds_the_tables(built):
     table4 = pd.read_csv(built / "results/table4_synthvoc.csv")
     assert set(table4["K"]) == {2, 4} and len(table4) == 4  # raw and calibrated ZS5Net per K
     assert (built / "pseudo/synthvoc/k2/p25/index.csv").exists()
+    claims = pd.read_csv(built / "results/claims_synthvoc.csv")
+    assert set(claims["calibration"]) == {"raw", "calibrated"} and len(claims) == 5 * 2 * 2  # claims x K x calibration
+    gc = claims[claims["method"] == "zs3gc"]
+    assert (gc["verdict"] == "not measured").all()  # no Table 3 on synthvoc: said, not dropped
+    assert "single-run" in (built / "results/claims_synthvoc.md").read_text()
+
+
+def test_every_results_csv_is_the_summary_of_its_confusion_matrices(built):
+    confusions = sorted((built / "results").glob("synthvoc*_confusion.npy"))
+    assert len(confusions) >= 10
+    for path in confusions:
+        rows = pd.read_csv(path.with_name(path.name.replace("_confusion.npy", ".csv")))
+        per_class = pd.read_csv(path.with_name(path.name.replace("_confusion.npy", "_per_class.csv")))
+        cms = np.load(path)
+        assert cms.shape[0] == len(rows), path.name  # one matrix per row, in the rows' order
+        for cm, (_, row) in zip(cms, rows.iterrows()):
+            split = per_class[per_class["calibration"] == row["calibration"]]["split"].tolist()
+            unseen = [c for c, s in enumerate(split) if s == "unseen"]
+            want = metrics.summarize(cm, unseen, absent_as_zero=bool(row["absent_as_zero"]))
+            for key, value in want.items():
+                assert row[key] == pytest.approx(100 * value, nan_ok=True), (path.name, row["calibration"], key)
 
 
 def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
@@ -127,3 +150,17 @@ def test_a_second_seed_adds_tagged_runs_and_tables_average_them(built):
     runs = [pd.read_csv(built / f"results/synthvoc{tag}_k4_zs3.csv").iloc[0]["unseen_miou"] for tag in ("", "_seed1")]
     assert zs3["unseen_miou"] == pytest.approx(sum(runs) / 2, abs=0.05)
     assert "\u00b1" in (built / "results/table2_synthvoc.md").read_text()
+
+
+def test_authors_protocol_plans_the_generator_in_place_of_the_bank(workdir):
+    overrides = tiny_config()
+    overrides["classifier"]["protocol"] = "authors"
+    jobs = planned_jobs(workdir, overrides)
+    # ZS3Net's classifier runs the generator at the unseen images' pixels (zs3core.retrain.authors_rows):
+    # per split one generator, one ZS3Net classifier; banks only for what still reads one (ZS5Net)
+    assert jobs["train_generator"] == 2 and jobs["retrain_zs3"] == 2 and jobs["retrain_ceiling"] == 2
+    listing = run_snakemake(workdir, ["results/table1_synthvoc.md"], overrides, "-n").stdout
+    zs3_inputs = re.findall(r"^rule retrain_zs3:\n\s+input: (.*)$", listing, re.M)
+    assert sorted(i.split(", ")[2] for i in zs3_inputs) == [f"generators/synthvoc/k{k}/gmmn.pt" for k in (2, 4)]
+    assert not any("banks/" in i for i in zs3_inputs)
+    assert "rule generate_bank:" not in listing  # Table 1 reads no bank under this protocol
