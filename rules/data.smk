@@ -1,6 +1,14 @@
 # Datasets -> data/{dataset}/index.csv: one row per image (split, image, label, classes present).
 
 
+def first_images_param():
+    """`first_images` (a rehearsal on the first N images of each split) as a param only where
+    some dataset sets it, so that runs without it keep their params and rerun nothing."""
+    if any("first_images" in spec for spec in config["datasets"].values()):
+        return {"first_images": lambda wc: dataset_config(wc.dataset).get("first_images")}
+    return {}
+
+
 rule synthetic_world:
     """Render a synthetic zero-shot world in Pascal-VOC's on-disk layout."""
     input:
@@ -33,6 +41,7 @@ rule index_synthetic:
     wildcard_constraints:
         dataset=datasets_of_format("synthetic"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
     log:
         "logs/index/{dataset}.log",
@@ -54,6 +63,7 @@ rule index_voc:
     wildcard_constraints:
         dataset=datasets_of_format("voc"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
         sbd_root=lambda wc: dataset_config(wc.dataset).get("sbd_root"),
@@ -77,6 +87,7 @@ rule context_labels:
     wildcard_constraints:
         dataset=datasets_of_format("context"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         labels=lambda wc: dataset_config(wc.dataset)["labels"],
         splits=lambda wc: dataset_config(wc.dataset)["splits"],
@@ -101,6 +112,7 @@ rule index_context:
     wildcard_constraints:
         dataset=datasets_of_format("context"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
         splits=lambda wc: dataset_config(wc.dataset)["splits"],

@@ -195,7 +195,9 @@ def _inspect_star(args):
 
 def decode_all(records: Sequence[dict], num_classes: int, lut: np.ndarray | None = None,
                workers: int = 1) -> list[dict]:
-    """`inspect` every record once, in `workers` processes, with a progress bar on stderr."""
+    """`inspect` every record once, in `workers` processes, with a progress bar on stderr.
+
+    Workers are forked: spawned ones would re-run the calling Snakemake script (its `__main__`)."""
     jobs = [(r, num_classes, lut) for r in records]
     with tqdm(total=len(jobs), desc="decoded", mininterval=10) as progress:
         if workers <= 1:
@@ -204,7 +206,7 @@ def decode_all(records: Sequence[dict], num_classes: int, lut: np.ndarray | None
                 results.append(_inspect_star(job))
                 progress.update()
             return results
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = []
             for result in pool.imap(_inspect_star, jobs, chunksize=8):
                 results.append(result)
