@@ -286,3 +286,11 @@ def prediction_images(wildcards):
         raise ConfigError("predict.images is null: set it to a folder of images "
                           "(e.g. --config 'predict={images: my_images}')")
     return [str(f) for f in image_files(folder)]
+
+
+def first_images_param():
+    """`first_images` (a rehearsal on the first N images of each split) as a param only where
+    some dataset sets it, so that runs without it keep their params and rerun nothing."""
+    if any("first_images" in spec for spec in config["datasets"].values()):
+        return {"first_images": lambda wc: dataset_config(wc.dataset).get("first_images")}
+    return {}

@@ -1,14 +1,6 @@
 # Datasets -> data/{dataset}/index.csv: one row per image (split, image, label, classes present).
 
 
-def first_images_param():
-    """`first_images` (a rehearsal on the first N images of each split) as a param only where
-    some dataset sets it, so that runs without it keep their params and rerun nothing."""
-    if any("first_images" in spec for spec in config["datasets"].values()):
-        return {"first_images": lambda wc: dataset_config(wc.dataset).get("first_images")}
-    return {}
-
-
 rule synthetic_world:
     """Render a synthetic zero-shot world in Pascal-VOC's on-disk layout."""
     input:
