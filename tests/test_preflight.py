@@ -150,3 +150,18 @@ def test_no_image_at_all_stops(tmp_path):
     params = {"format": "voc", "classes": VOC_CLASSES, "root": str(root), "unseen": {2: ["cow", "motorbike"]}}
     with pytest.raises(PreflightError, match="no image"):
         run_preflight("voc", params, tmp_path / "r.md", tmp_path / "r.csv")
+
+
+def test_gpu_hours_by_hand():
+    from zs3core.preflight_report import RATES, gpu_hours
+
+    cfg = {"epochs": 200, "baseline_epochs": 200, "init": "imagenet", "generator_iterations": 800,
+           "gc_iterations": 800, "tables": [1]}
+    hours = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000, 4: 8000}, {2: 1582, 4: 2582}, cfg)}
+    assert hours["step 0: seen-only segmenters"] == round(17000 * 200 / RATES["train_images_per_s"] / 3600, 2)
+    assert hours["step 0: supervised oracle"] == round(10582 * 200 / RATES["train_images_per_s"] / 3600, 2)
+    assert hours["step 1: GC generator"] == 0 and hours["ZS5: pseudo-labels of the pool"] == 0  # no Table 3 / 4
+    # per K the 4 methods of Table 1, plus the oracle: 2 * 4 + 1 evaluations of the test split
+    assert hours["evaluations (test split)"] == round(9 * 1449 / RATES["eval_images_per_s"] / 3600, 2)
+    authors = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000}, {2: 1582}, {**cfg, "init": "authors"})}
+    assert authors["step 0: seen-only segmenters"] == 0

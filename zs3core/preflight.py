@@ -159,7 +159,7 @@ def inspect(record: dict, num_classes: int, lut: np.ndarray | None = None) -> di
     problems, counts = [], None
     try:
         width, height = verify_image(record["image"])
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about this file
+    except Exception as exc:  # any decoder failure is a finding about this file
         problems.append(("unreadable image", record["image"], str(exc)))
         width = height = None
     try:
@@ -172,7 +172,7 @@ def inspect(record: dict, num_classes: int, lut: np.ndarray | None = None) -> di
                 problems.append(("label value", record["label"],
                                  f"LabelMap values {outside.tolist()} are not in labels.txt (max {len(lut) - 1})"))
             label = lut[np.minimum(raw, len(lut) - 1)]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         problems.append(("unreadable label", record["label"], str(exc)))
         return {"image_id": record["image_id"], "split": record["split"], "problems": problems, "counts": None}
     values = np.bincount(label.ravel(), minlength=256)

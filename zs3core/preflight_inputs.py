@@ -40,7 +40,7 @@ def _backbone_check(seg: dict, path, what: str) -> list[Finding]:
     try:
         backbone = torchvision_resnet(seg["backbone"], seg["output_stride"], seg["multi_grid"])
         load_backbone_weights(backbone, path)
-    except Exception as exc:  # noqa: BLE001 - whatever the loader refuses is the finding
+    except Exception as exc:  # whatever the loader refuses is the finding
         return [Finding("error", what, str(path), str(exc))]
     return []
 
@@ -84,6 +84,6 @@ def _authors_check(path, fmt: str, class_names: Sequence[str]) -> list[Finding]:
     try:
         model = build_segmenter(len(class_names), {"architecture": "authors", "init": "none"})
         load_authors_state(path, class_names, fmt, model)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return [Finding("error", "authors' file", str(path), str(exc))]
     return []

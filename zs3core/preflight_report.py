@@ -42,25 +42,28 @@ def feature_file_bytes(results: Iterable[dict], feature_dim: int, max_per_class:
     return total, rows
 
 
+def _train_s(images: int, epochs: int) -> float:
+    return images * epochs / RATES["train_images_per_s"]
+
+
 def gpu_hours(n_train: int, n_val: int, seen_only: Mapping[int, int], pool: Mapping[int, int], cfg: dict
               ) -> list[dict]:
     """GPU hours per stage on one H200 for every split K. `cfg`: epochs, baseline_epochs,
     init (authors: step 0 is converted, not trained), generator_iterations, gc_iterations,
     tables, p_sweep_count."""
     k_count = len(seen_only)
-    train_s = lambda images, epochs: images * epochs / RATES["train_images_per_s"]  # noqa: E731
-    step0 = 0.0 if cfg["init"] == "authors" else sum(train_s(n, cfg["epochs"]) for n in seen_only.values())
+    step0 = 0.0 if cfg["init"] == "authors" else sum(_train_s(n, cfg["epochs"]) for n in seen_only.values())
     methods = {m for t in cfg["tables"] for m in TABLE_METHODS.get(t, ())}
     stages = {
         "step 0: seen-only segmenters": step0,
-        "step 0: supervised oracle": train_s(n_train, cfg["epochs"]),
-        "step 0: DeViSE baselines": sum(train_s(n, cfg["baseline_epochs"]) for n in seen_only.values()),
+        "step 0: supervised oracle": _train_s(n_train, cfg["epochs"]),
+        "step 0: DeViSE baselines": sum(_train_s(n, cfg["baseline_epochs"]) for n in seen_only.values()),
         "features (training images)": k_count * n_train / RATES["extract_images_per_s"],
         "step 1: GMMN": k_count * cfg["generator_iterations"] / RATES["generator_iterations_per_s"],
         "step 1: GC generator": k_count * cfg["gc_iterations"] / RATES["generator_iterations_per_s"]
         if "zs3gc" in methods else 0.0,
         "ZS5: pseudo-labels of the pool": sum(pool.values()) / RATES["eval_images_per_s"] if "zs5" in methods else 0.0,
-        "evaluations (test split)": (k_count * (len(methods) + 1) + 1) * n_val / RATES["eval_images_per_s"],
+        "evaluations (test split)": (k_count * len(methods) + 1) * n_val / RATES["eval_images_per_s"],
     }
     return [{"stage": s, "gpu_hours": round(v / 3600, 2)} for s, v in stages.items()]
 
