@@ -14,8 +14,8 @@ TABLES = ["results/table1_voc.md", "results/table2_voc.md", "results/table4_voc.
 
 
 def test_rehearsal_overlay_builds_tables_1_to_4(workdir, tmp_path):
-    voc_root, _ = make_voc(tmp_path / "raw", [f"t{i}" for i in range(16)], ["v0", "v1", "v2"], size=(40, 48))
-    ctx = make_context(tmp_path / "raw", [f"c{i}" for i in range(16)], ["d0", "d1", "d2"], size=(40, 48))
+    voc_root, _ = make_voc(tmp_path / "raw", [f"t{i}" for i in range(20)], ["v0", "v1", "v2"], size=(40, 48))
+    ctx = make_context(tmp_path / "raw", [f"c{i}" for i in range(20)], ["d0", "d1", "d2"], size=(40, 48))
     my = tmp_path / "my.yaml"
     my.write_text(yaml.safe_dump({"datasets": {
         "voc": {"root": str(voc_root)},
@@ -32,8 +32,8 @@ def test_rehearsal_overlay_builds_tables_1_to_4(workdir, tmp_path):
         assert (workdir / table).stat().st_size > 0
     with open(workdir / "data/voc/index.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["image_id"] for r in rows] == [f"t{i}" for i in range(12)] + ["v0", "v1", "v2"]
-    assert len(list((workdir / "data/context/labels").iterdir())) == 12 + 3
+    assert [r["image_id"] for r in rows] == [f"t{i}" for i in range(16)] + ["v0", "v1", "v2"]
+    assert len(list((workdir / "data/context/labels").iterdir())) == 16 + 3
     with open(workdir / "results/voc_k2_seenonly.csv", newline="") as f:
         assert next(csv.DictReader(f))["backbone"] == "resnet101"
     assert not (workdir / "results/table1_synthvoc.md").exists()
