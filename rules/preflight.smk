@@ -26,6 +26,8 @@ rule preflight:
         generator_iterations=lambda wc: stage_config(config, "generator", wc.dataset)["iterations"],
         gc_iterations=lambda wc: stage_config(config, "gc", wc.dataset)["iterations"],
         tables=lambda wc: dataset_config(wc.dataset).get("tables", []),
+        holdout_fraction=config["holdout"]["fraction"],
+        seed=config["seed"],
         embedding_source=EMBEDDING_SOURCE,
         embedding=config["embeddings"]["sources"][EMBEDDING_SOURCE],
         aliases=config["embeddings"]["aliases"],

@@ -64,14 +64,19 @@ def test_voc_faults_are_named_and_counts_match(tmp_path):
             assert table[name][f"{split}_images"] == sum(bool((labels[i] == c).any()) for i in ids)
 
     unseen = {2: ["cow", "motorbike"]}
-    (row,) = split_table(results, VOC_CLASSES, unseen)
-    has_unseen = {i for i in good - {"v1", "v2"} if np.isin(labels[i], [10, 14]).any()}
+    train = sorted(good - {"v1", "v2"})
+    (row,) = split_table(results, VOC_CLASSES, unseen, holdout=frozenset(train[:2]))
+    has_unseen = {i for i in train if np.isin(labels[i], [10, 14]).any()}
     assert row["zs5_pool_images"] == len(has_unseen)
     assert row["seen_only_train_images"] == 4 - len(has_unseen)
+    assert row["seen_only_held_out"] == len(set(train[:2]) - has_unseen)
     assert row["unseen_val_pixels"] == {c: sum(int((labels[i] == VOC_CLASSES.index(c)).sum()) for i in ("v1", "v2"))
                                         for c in unseen[2]}
-    assert [f.check for f in split_findings([row], batch_size=100)] == ["seen-only images"] + \
+    assert [f.check for f in split_findings([row], batch_size=100)] == \
+        ["seen-only images"] * (1 + (row["seen_only_held_out"] == 0)) + \
         ["unseen class untested"] * sum(p == 0 for p in row["unseen_val_pixels"].values())
+    (no_holdout,) = split_table(results, VOC_CLASSES, unseen)
+    assert "nothing to choose gamma on" in split_findings([no_holdout], batch_size=1)[0].message
 
 
 def test_pool_of_workers_gives_the_same_results(tmp_path):

@@ -239,19 +239,21 @@ def class_table(results: Iterable[dict], class_names: Sequence[str]) -> list[dic
             for i, c in enumerate(class_names)]
 
 
-def split_table(results: Sequence[dict], class_names: Sequence[str], unseen_by_k: Mapping[int, Sequence[str]]
-                ) -> list[dict]:
-    """Per split K: the training images step 0 keeps (no unseen pixel), the pool ZS5 labels (the
-    others), and each unseen class's test pixels."""
+def split_table(results: Sequence[dict], class_names: Sequence[str], unseen_by_k: Mapping[int, Sequence[str]],
+                holdout: frozenset[str] = frozenset()) -> list[dict]:
+    """Per split K: the training images step 0 keeps (no unseen pixel), those of them in the
+    calibration `holdout` (gamma is chosen on their pixels), the pool ZS5 labels (the images with
+    an unseen pixel), and each unseen class's test pixels."""
     rows = []
     for k, unseen in sorted(unseen_by_k.items()):
         ids = [class_names.index(c) for c in unseen]
-        train = [r["counts"] for r in results if r["split"] == "train" and r["counts"] is not None]
-        has_unseen = [bool(c[ids].any()) for c in train]
+        train = [r for r in results if r["split"] == "train" and r["counts"] is not None]
+        held = sum(r["image_id"] in holdout and not r["counts"][ids].any() for r in train)
+        has_unseen = [bool(r["counts"][ids].any()) for r in train]
         val_pixels = sum((r["counts"][ids] for r in results if r["split"] == "val" and r["counts"] is not None),
                          np.zeros(len(ids), np.int64))
         rows.append({"K": k, "seen_only_train_images": len(train) - sum(has_unseen),
-                     "zs5_pool_images": sum(has_unseen),
+                     "seen_only_held_out": int(held), "zs5_pool_images": sum(has_unseen),
                      "unseen_val_pixels": {c: int(p) for c, p in zip(unseen, val_pixels)}})
     return rows
 
@@ -264,6 +266,10 @@ def split_findings(rows: Iterable[dict], batch_size: int) -> list[Finding]:
             findings.append(Finding("error", "seen-only images", f"K={row['K']}",
                                     f"{row['seen_only_train_images']} training images without an unseen class, "
                                     f"fewer than one batch ({batch_size})"))
+        if row["seen_only_held_out"] == 0:
+            findings.append(Finding("error", "seen-only images", f"K={row['K']}",
+                                    "no held-out training image without an unseen class: calibration has "
+                                    "nothing to choose gamma on (raise holdout.fraction)"))
         for c, p in row["unseen_val_pixels"].items():
             if p == 0:
                 findings.append(Finding("warning", "unseen class untested", f"K={row['K']}",

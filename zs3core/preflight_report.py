@@ -10,6 +10,7 @@ import csv
 import io
 from typing import Iterable, Mapping, Sequence
 
+from zs3core.holdout import choose_holdout
 from zs3core.io import write_text
 from zs3core.preflight import Finding
 
@@ -94,8 +95,10 @@ def write_report(md_path, csv_path, dataset: str, sections: Mapping, findings: S
           "## Per class\n", _table(sections["classes"], list(sections["classes"][0])),
           "## Per split K\n", _table([{**r, "unseen_val_pixels": ", ".join(f"{c} {p}" for c, p in
                                        r["unseen_val_pixels"].items())} for r in sections["splits"]],
-                                     ["K", "seen_only_train_images", "zs5_pool_images", "unseen_val_pixels"]),
-          "(before the calibration hold-out, which takes `holdout.fraction` of the training images)\n",
+                                     ["K", "seen_only_train_images", "seen_only_held_out", "zs5_pool_images",
+                                      "unseen_val_pixels"]),
+          "(seen-only images include the calibration hold-out, `holdout.fraction` of the training "
+          "images, drawn as `data/{dataset}/holdout.txt` would be from the decodable ones)\n",
           f"## Class embeddings (`{sections['embedding_source']}`)\n",
           _table([{**r, "words": " ".join(r["words"]), "missing": " ".join(r.get("missing", ["?"]))}
                   for r in sections["embeddings"]], ["class", "words", "alias", "missing"]),
@@ -125,7 +128,9 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
                              f"(listed {plan.listed}); check the dataset roots")
     seg = p["segmenter"]
     results = decode_all(plan.records, len(classes), plan.lut, workers)
-    splits = split_table(results, classes, p["unseen"])
+    train_ids = [r["image_id"] for r in results if r["split"] == "train" and r["counts"] is not None]
+    holdout = frozenset(choose_holdout(train_ids, p["holdout_fraction"], p["seed"]) if len(train_ids) > 1 else ())
+    splits = split_table(results, classes, p["unseen"], holdout)
     emb_rows, emb_findings = embedding_rows(classes, p["embedding_source"], p["embedding"], p["aliases"])
     checked, weight_problems = weight_findings(seg, p["format"], sorted(p["unseen"]), classes)
     findings = plan.findings + count_findings(plan) + decode_findings(results) + \
