@@ -3,8 +3,9 @@
 Runs the workflow to one ZS3Net row (`results/synthvoc_k2_zs3.csv`: world, index, seen-only
 segmenter, features, generator, bank, classifier, evaluation) on a reduced synthetic world at
 1x, 4x and 16x its images, and at 4x with images twice as large, each in a fresh folder; reads
-every job's time and peak RSS from Snakemake's benchmark files and the feature file's rows; fits
-t = a + b n per stage (a: fixed cost, b: per image) and the exponent of growth between 4x and 16x.
+every job's CPU time (steadier than wall time on a shared machine), wall time and peak RSS from
+Snakemake's benchmark files and the feature file's rows; fits CPU t = a + b n per stage (a: fixed
+cost, b: per image) and the exponent of growth between 4x and 16x.
 
     nice .venv/bin/python bench/scale.py [base_train_images]   # prints markdown tables
 """
@@ -42,11 +43,11 @@ def run(scale: int, image_size: int, base: int, workdir: Path) -> pd.DataFrame:
     rows = []
     for tsv in sorted((workdir / "benchmarks").glob("*/**/*.tsv")):
         record = pd.read_csv(tsv, sep="\t").iloc[-1]
-        rows.append({"stage": tsv.relative_to(workdir / "benchmarks").parts[0], "seconds": float(record["s"]),
-                     "peak_rss_mb": float(record["max_rss"])})
+        rows.append({"stage": tsv.relative_to(workdir / "benchmarks").parts[0], "seconds": float(record["cpu_time"]),
+                     "wall": float(record["s"]), "peak_rss_mb": float(record["max_rss"])})
     with h5py.File(workdir / "features/synthvoc/k2/train.h5", "r") as f:
         feature_rows, n_images = int(f.attrs["n_rows"]), int(f.attrs["n_images"])
-    df = pd.DataFrame(rows).groupby("stage", as_index=False).agg({"seconds": "sum", "peak_rss_mb": "max"})
+    df = pd.DataFrame(rows).groupby("stage", as_index=False).agg({"seconds": "sum", "wall": "sum", "peak_rss_mb": "max"})
     return df.assign(scale=scale, image_size=image_size, images=world["n_train"] + world["n_val"],
                      rows_per_image=feature_rows / n_images)
 
@@ -62,7 +63,8 @@ def fit(df: pd.DataFrame) -> pd.DataFrame:
         exponent = np.log(t2 / t1) / np.log(n2 / n1)
         big = df[(df.stage == stage) & (df.image_size > df.image_size.min())].seconds
         same = g[g.scale == 4].seconds
-        out.append({"stage": stage, **{f"s @{s}x": round(float(g[g.scale == s].seconds.iloc[0]), 1) for s in g.scale},
+        out.append({"stage": stage, **{f"cpu s @{s}x": round(float(g[g.scale == s].seconds.iloc[0]), 1) for s in g.scale},
+                    "wall s @16x": round(float(g.wall.iloc[-1]), 1),
                     "fixed s": round(a, 1), "ms / image": round(1000 * b, 1), "exponent 4x->16x": round(exponent, 2),
                     "2x side (4x images) / 4x": round(float(big.iloc[0] / same.iloc[0]), 2) if len(big) else None,
                     "peak MB @16x": round(float(g.peak_rss_mb.iloc[-1]), 0), "MB / 1000 images": round(1000 * mb, 1)})
