@@ -20,6 +20,7 @@ include: "rules/selftrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/preflight.smk"
 
 
 rule all:

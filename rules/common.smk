@@ -289,3 +289,11 @@ def seed_spread_input(wildcards):
     """The committed seed-spread CSV when it exists (the claims quote it), else nothing."""
     path = Path(workflow.basedir) / SEED_SPREAD
     return [str(path)] if path.is_file() else []
+
+
+def first_images_param():
+    """`first_images` (a rehearsal on the first N images of each split) as a param only where
+    some dataset sets it, so that runs without it keep their params and rerun nothing."""
+    if any("first_images" in spec for spec in config["datasets"].values()):
+        return {"first_images": lambda wc: dataset_config(wc.dataset).get("first_images")}
+    return {}

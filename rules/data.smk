@@ -33,6 +33,7 @@ rule index_synthetic:
     wildcard_constraints:
         dataset=datasets_of_format("synthetic"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
     log:
         "logs/index/{dataset}.log",
@@ -54,6 +55,7 @@ rule index_voc:
     wildcard_constraints:
         dataset=datasets_of_format("voc"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
         sbd_root=lambda wc: dataset_config(wc.dataset).get("sbd_root"),
@@ -77,6 +79,7 @@ rule context_labels:
     wildcard_constraints:
         dataset=datasets_of_format("context"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         labels=lambda wc: dataset_config(wc.dataset)["labels"],
         splits=lambda wc: dataset_config(wc.dataset)["splits"],
@@ -101,6 +104,7 @@ rule index_context:
     wildcard_constraints:
         dataset=datasets_of_format("context"),
     params:
+        **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
         splits=lambda wc: dataset_config(wc.dataset)["splits"],

@@ -94,3 +94,12 @@ def test_missing_image_and_size_mismatch(voc):
 def test_class_names_with_spaces_are_refused(voc):
     with pytest.raises(ValueError, match="whitespace"):
         list(index_rows(voc_records(voc[0]), ["background", "potted plant"]))
+
+
+def test_first_of_each_split_keeps_listing_order():
+    from zs3core.data.index import first_of_each_split
+
+    records = [{"image_id": i, "split": s} for i, s in
+               [("a", "train"), ("b", "val"), ("c", "train"), ("d", "train"), ("e", "val")]]
+    assert [r["image_id"] for r in first_of_each_split(records, 2)] == ["a", "b", "c", "e"]
+    assert first_of_each_split(records, None) == records

@@ -43,6 +43,18 @@ def read_ids(path: str | os.PathLike) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i))
 
 
+def first_of_each_split(records: Iterable[dict], n: int | None) -> list[dict]:
+    """The first `n` records of each split, in listing order (all with `n` None): a rehearsal
+    of the real configuration on a few images (`datasets.<name>.first_images`)."""
+    taken: dict[str, int] = {}
+    kept = []
+    for record in records:
+        taken[record["split"]] = taken.get(record["split"], 0) + 1
+        if n is None or taken[record["split"]] <= n:
+            kept.append(record)
+    return kept
+
+
 def verify_image(path: str | os.PathLike) -> tuple[int, int]:
     """Decode the image cheaply and return its (width, height).
 
