@@ -89,7 +89,8 @@ def default_targets():
     (`figure_targets`)."""
     return [f"results/table{n}_{ds}.md" for ds in config["default_datasets"]
             for n in dataset_config(ds).get("tables", [])] + \
-        [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets()
+        [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets() + \
+        [f"results/cv_{ds}.md" for ds in config["default_datasets"]]
 
 
 def claim_methods(dataset):
@@ -177,7 +178,8 @@ def zs5_inputs(wildcards):
                 "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
                 "holdout": f"data/{wildcards.dataset}/holdout.txt"}
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
-            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt"}
+            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt",
+            "cv_gamma": f"cv/{run}/gamma_zs3.json"}  # ZS3Net's CV gamma (no CV of its own)
 
 
 def finetune_settings(wildcards):
@@ -286,3 +288,16 @@ def prediction_images(wildcards):
         raise ConfigError("predict.images is null: set it to a folder of images "
                           "(e.g. --config 'predict={images: my_images}')")
     return [str(f) for f in image_files(folder)]
+
+
+# Zero-shot cross-validation (rules/cv.smk).
+def cv_report_splits(dataset):
+    """Per seed and split: the cross-validation's files and the ZS3Net / ceiling results CSVs."""
+    splits = []
+    for seed in SEEDS:
+        for k in split_ks(config, dataset):
+            run = f"{dataset}{seed_tag(seed)}/k{k}"
+            splits.append({"seed": int(seed), "K": int(k), "sweep": f"cv/{run}/sweep.csv"}
+                          | {f"gamma_{m}": f"cv/{run}/gamma_{m}.json" for m in ("zs3", "ceiling")}
+                          | {f"results_{m}": f"results/{dataset}{seed_tag(seed)}_k{k}_{m}.csv" for m in ("zs3", "ceiling")})
+    return splits

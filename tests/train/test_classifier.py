@@ -10,7 +10,7 @@ from zs3core.train.classifier import ClassifierTraining, fit_classifier
 CLASSES = ["background", "cat", "cow"]  # cow unseen
 CFG = {"epochs": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
        "unseen_weight": 1.0,
-       "calibration": {"gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
+       "calibration": {"rule": "rate", "gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
 HOLDOUT = frozenset({"im1", "im2", "im3"})  # im3 holds a cow: held out, but never a calibration image
 
 
