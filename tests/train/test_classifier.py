@@ -85,3 +85,18 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
 def test_unknown_method_is_named(tmp_path):
     with pytest.raises(ValueError, match="unknown classifier method"):
         retrain("zs4", tmp_path / "x.h5", CLASSES, ["cow"], CFG, holdout=frozenset(), out_path=tmp_path / "o.pt", seed=0)
+
+
+def test_retrain_stores_the_gamma_of_each_rule_and_applies_the_configured_one(tmp_path):
+    path = tmp_path / "train.h5"
+    write_toy_features(path, np.random.default_rng(0))
+    bank = (np.array([-4.0, -4.0]) + 0.3 * np.random.default_rng(1).standard_normal((50, 2))).astype(np.float32), np.full(50, 2)
+    cv_cfg = {**CFG, "calibration": {**CFG["calibration"], "rule": "cv"}}
+    state = retrain("zs3", path, CLASSES, ["cow"], cv_cfg, holdout=HOLDOUT, out_path=tmp_path / "cv.pt", seed=0,
+                    extra=[bank], cv_gamma=3.0)
+    rate = retrain("zs3", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "rate.pt", seed=0,
+                   extra=[bank], cv_gamma=3.0)
+    assert state["gamma"] == 3.0 and state["gamma_rule"] == "cv" and state["gammas"] == {"rate": rate["gamma"], "cv": 3.0}
+    assert rate["gamma_rule"] == "rate" and rate["gammas"] == state["gammas"]
+    with pytest.raises(ValueError, match="rule is 'cv'"):
+        retrain("zs3", path, CLASSES, ["cow"], cv_cfg, holdout=HOLDOUT, out_path=tmp_path / "x.pt", seed=0, extra=[bank])
