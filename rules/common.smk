@@ -297,7 +297,8 @@ def cv_report_splits(dataset):
     for seed in SEEDS:
         for k in split_ks(config, dataset):
             run = f"{dataset}{seed_tag(seed)}/k{k}"
-            splits.append({"seed": int(seed), "K": int(k), "sweep": f"cv/{run}/sweep.csv"}
-                          | {f"gamma_{m}": f"cv/{run}/gamma_{m}.json" for m in ("zs3", "ceiling")}
+            splits.append({"seed": int(seed), "K": int(k)}
+                          | {f"{f}_{m}": f"cv/{run}/{f}_{m}.{ext}" for m in ("zs3", "ceiling")
+                             for f, ext in (("gamma", "json"), ("sweep", "csv"))}
                           | {f"results_{m}": f"results/{dataset}{seed_tag(seed)}_k{k}_{m}.csv" for m in ("zs3", "ceiling")})
     return splits

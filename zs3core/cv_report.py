@@ -48,13 +48,11 @@ def cv_summary(splits: Sequence[dict]) -> pd.DataFrame:
     return df
 
 
-def sweep_table(sweeps: dict[tuple[int, int], pd.DataFrame]) -> pd.DataFrame:
+def sweep_table(sweeps: dict[tuple[int, int, str], pd.DataFrame]) -> pd.DataFrame:
     """Pseudo hIoU (percent) per gamma of the grid, one column per (seed, K, kind)."""
-    cols = {}
-    for (seed, K), sweep in sorted(sweeps.items()):
-        for kind in KINDS:
-            s = sweep[sweep["kind"] == kind].set_index("gamma")["hiou"] * 100
-            cols[f"K={K} {kind}" + (f" (seed {seed})" if len({k[0] for k in sweeps}) > 1 else "")] = s
+    several_seeds = len({seed for seed, _, _ in sweeps}) > 1
+    cols = {f"K={K} {kind}" + (f" (seed {seed})" if several_seeds else ""): sweep.set_index("gamma")["hiou"] * 100
+            for (seed, K, kind), sweep in sorted(sweeps.items())}
     return pd.DataFrame(cols).rename_axis("gamma").reset_index()
 
 
