@@ -14,7 +14,7 @@ def write_split(tmp_path, K, hiou):
         sweep = [{"gamma": 0.0, "seen_miou": 0.5, "unseen_miou": 0.1, "hiou": 0.2},
                  {"gamma": 1.0, "seen_miou": 0.5, "unseen_miou": 0.3, "hiou": 0.4}]
         split[f"gamma_{model}"] = tmp_path / f"k{K}_{model}.json"
-        split[f"gamma_{model}"].write_text(json.dumps({"gamma": 1.0, "pseudo_unseen": ["cat", "dog"], "sweep": sweep}))
+        split[f"gamma_{model}"].write_text(json.dumps({"gamma": 1.0, "pseudo_unseen": ["cat", "dog"]}))
         split[f"sweep_{model}"] = tmp_path / f"k{K}_{model}.csv"
         pd.DataFrame(sweep).to_csv(split[f"sweep_{model}"], index=False)
         split[f"results_{model}"] = tmp_path / f"k{K}_{model}_results.csv"

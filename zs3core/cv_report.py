@@ -28,17 +28,17 @@ def _test_hiou(results_csv) -> dict[str, float]:
 
 def cv_summary(splits: Sequence[dict]) -> pd.DataFrame:
     """One row per (seed, K, kind). `splits`: dicts with seed, K and, per kind, the paths
-    `gamma_<kind>` (cv json) and `results_<kind>` (results CSV)."""
+    `gamma_<kind>` (cv json), `sweep_<kind>` (its sweep CSV) and `results_<kind>` (results CSV)."""
     rows = []
     for split in splits:
         for kind in KINDS:
             with open(split[f"gamma_{kind}"]) as f:
                 record = json.load(f)
+            sweep = pd.read_csv(split[f"sweep_{kind}"]).set_index("gamma")["hiou"]
             test = _test_hiou(split[f"results_{kind}"])
-            best = max(s["hiou"] for s in record["sweep"])
             rows.append({"seed": split["seed"], "K": split["K"], "model": kind,
                          "pseudo_unseen": " ".join(record["pseudo_unseen"]), "cv_gamma": record["gamma"],
-                         "pseudo_hiou_gamma0": 100 * record["sweep"][0]["hiou"], "pseudo_hiou_cv": 100 * best,
+                         "pseudo_hiou_gamma0": 100 * sweep.iloc[0], "pseudo_hiou_cv": 100 * sweep[record["gamma"]],
                          "rate_gamma": test.get("gamma_rate"), "applied_rule": test["applied"],
                          "test_hiou_raw": test["raw"], "test_hiou_cv": test.get("cv"), "test_hiou_rate": test.get("rate")})
     df = pd.DataFrame(rows)
