@@ -8,7 +8,7 @@ from zs3core.cv_report import cv_markdown, cv_summary, sweep_table
 
 
 def write_split(tmp_path, K, hiou):
-    """A split's CV files and results CSVs; `hiou`: {model: (raw, cv, rate)} as fractions."""
+    """A split's CV files (hIoU fractions) and results CSVs; `hiou`: {model: (raw, cv, rate)} in percent."""
     split = {"seed": 0, "K": K}
     for model, (raw, cv_h, rate) in hiou.items():
         sweep = [{"gamma": 0.0, "seen_miou": 0.5, "unseen_miou": 0.1, "hiou": 0.2},
@@ -25,7 +25,7 @@ def write_split(tmp_path, K, hiou):
 
 
 def test_summary_reads_each_rule_row_and_the_ratio_to_the_ceiling(tmp_path):
-    splits = [write_split(tmp_path, 2, {"zs3": (0.2, 0.3, 0.25), "ceiling": (0.5, 0.6, 0.4)})]
+    splits = [write_split(tmp_path, 2, {"zs3": (20, 30, 25), "ceiling": (50, 60, 40)})]
     summary = cv_summary(splits)
     zs3 = summary[summary["model"] == "zs3"].iloc[0]
     assert (zs3["test_hiou_raw"], zs3["test_hiou_cv"], zs3["test_hiou_rate"]) == pytest.approx((20, 30, 25))

@@ -16,11 +16,12 @@ KINDS = ("zs3", "ceiling")
 
 
 def _test_hiou(results_csv) -> dict[str, float]:
-    """hIoU (percent) of a results CSV's raw row and of its rows per gamma rule, with their gammas."""
+    """hIoU (percent, as results CSVs hold it) of the raw row and of the row of each gamma rule,
+    with their gammas."""
     df = pd.read_csv(results_csv)
-    out = {"raw": 100 * float(df.loc[df["calibration"] == "raw", "hiou"].iloc[0])}
+    out = {"raw": float(df.loc[df["calibration"] == "raw", "hiou"].iloc[0])}
     for _, row in df[df["calibration"] != "raw"].iterrows():
-        out[row["gamma_rule"]] = 100 * float(row["hiou"])
+        out[row["gamma_rule"]] = float(row["hiou"])
         out[f"gamma_{row['gamma_rule']}"] = float(row["gamma"])
     out["applied"] = df.loc[df["calibration"] == "calibrated", "gamma_rule"].iloc[0]
     return out
