@@ -37,3 +37,8 @@ def test_summary_reads_each_rule_row_and_the_ratio_to_the_ceiling(tmp_path):
     assert list(sweeps.columns) == ["gamma", "K=2 ceiling", "K=2 zs3"] and list(sweeps["K=2 zs3"]) == [20, 40]
     md = cv_markdown("synthvoc", summary, sweeps)
     assert "| 0 | 2 | zs3 | cat dog | 1 | 20.0 | 40.0 | 4 | 20.0 | 30.0 | 25.0 | cv | 0.50 |" in md
+
+
+def test_no_ratio_to_a_ceiling_of_zero(tmp_path):
+    summary = cv_summary([write_split(tmp_path, 2, {"zs3": (20, 30, 25), "ceiling": (50, 0, 40)})])
+    assert summary["zs3_over_ceiling_cv"].isna().all()

@@ -45,7 +45,8 @@ def cv_summary(splits: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     cv_hiou = df.set_index(["seed", "K", "model"])["test_hiou_cv"]
     df["zs3_over_ceiling_cv"] = [cv_hiou[(r.seed, r.K, "zs3")] / cv_hiou[(r.seed, r.K, "ceiling")]
-                                 if r.model == "zs3" else float("nan") for r in df.itertuples()]
+                                 if r.model == "zs3" and cv_hiou[(r.seed, r.K, "ceiling")] > 0 else float("nan")
+                                 for r in df.itertuples()]
     return df
 
 
