@@ -19,7 +19,8 @@ rule cross_validate:
     params:
         cv=config["cv"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
-        classifier={k: v for k, v in config["classifier"].items() if k != "protocol"},
+        classifier={k: v for k, v in config["classifier"].items() if k not in ("protocol", "calibration")}
+        | {"calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}},  # not the rule: no rerun
         n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
         seed=seed_of,
     threads: config["compute"]["threads"]
