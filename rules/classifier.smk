@@ -8,6 +8,7 @@ rule retrain_zs3:
         holdout="data/{dataset}/holdout.txt",
         synthetic=synthetic_source,
         embeddings=lambda wc: embedding_table(wc.dataset),
+        cv_gamma="cv/{dataset}{seedtag}/k{K}/gamma_zs3.json",
     output:
         "classifiers/{dataset}{seedtag}/k{K}/zs3.pt",
     params:
@@ -32,6 +33,7 @@ rule retrain_ceiling:
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         holdout="data/{dataset}/holdout.txt",
+        cv_gamma="cv/{dataset}{seedtag}/k{K}/gamma_ceiling.json",
     output:
         "classifiers/{dataset}{seedtag}/k{K}/ceiling.pt",
     params:

@@ -1,16 +1,14 @@
 # Config validation, wildcard constraints and input functions shared by every stage.
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.utils import min_version
 
-# Before zs3core loads: every job inherits the CPU-kernel pin (zs3core/cpu_kernels.py) or not.
-os.environ["ZS3_CPU_KERNELS"] = str(config.get("compute", {}).get("cpu_kernels", "portable"))
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
 from zs3core.config import ConfigError, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
+from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
 from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
@@ -21,6 +19,7 @@ min_version("9.0")
 # The --config values win over config files, typed as config.yaml would type them (config_schema).
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", workflow.config_settings.config)
 check_config(config)
+use_cpu_kernels(config["compute"]["cpu_kernels"])  # every job inherits the pin (zs3core/cpu_kernels.py) or not
 
 DATASETS = list(config["datasets"])
 
@@ -94,7 +93,8 @@ def default_targets():
     (`figure_targets`)."""
     return [f"results/table{n}_{ds}.md" for ds in config["default_datasets"]
             for n in dataset_config(ds).get("tables", [])] + \
-        [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets()
+        [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets() + \
+        [f"results/cv_{ds}.md" for ds in config["default_datasets"]]
 
 
 def claim_methods(dataset):
@@ -186,7 +186,8 @@ def zs5_inputs(wildcards):
                 "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
                 "holdout": f"data/{wildcards.dataset}/holdout.txt"}
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
-            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt"}
+            "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt",
+            "cv_gamma": f"cv/{run}/gamma_zs3.json"}  # ZS3Net's CV gamma (no CV of its own)
 
 
 def finetune_settings(wildcards):
@@ -297,3 +298,17 @@ def first_images_param():
     if any("first_images" in spec for spec in config["datasets"].values()):
         return {"first_images": lambda wc: dataset_config(wc.dataset).get("first_images")}
     return {}
+
+
+# Zero-shot cross-validation (rules/cv.smk).
+def cv_report_splits(dataset):
+    """Per seed and split: the cross-validation's files and the ZS3Net / ceiling results CSVs."""
+    splits = []
+    for seed in SEEDS:
+        for k in split_ks(config, dataset):
+            run = f"{dataset}{seed_tag(seed)}/k{k}"
+            splits.append({"seed": int(seed), "K": int(k)}
+                          | {f"{f}_{m}": f"cv/{run}/{f}_{m}.{ext}" for m in ("zs3", "ceiling")
+                             for f, ext in (("gamma", "json"), ("sweep", "csv"))}
+                          | {f"results_{m}": f"results/{dataset}{seed_tag(seed)}_k{k}_{m}.csv" for m in ("zs3", "ceiling")})
+    return splits

@@ -56,6 +56,7 @@ rule retrain_zs3gc:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         bank="banks/{dataset}{seedtag}/k{K}/gc.h5",
         holdout="data/{dataset}/holdout.txt",
+        cv_gamma="cv/{dataset}{seedtag}/k{K}/gamma_zs3.json",  # ZS3Net's CV gamma (no CV of its own)
     output:
         "classifiers/{dataset}{seedtag}/k{K}/zs3gc.pt",
     params:

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from zs3core.cpu_kernels import PORTABLE, SWITCH, pin_cpu_kernels
+from zs3core import cpu_kernels
+from zs3core.cpu_kernels import PORTABLE, SWITCH, pin_cpu_kernels, use_cpu_kernels
 
 
 def test_portable_sets_every_variable_not_set_yet():
@@ -25,6 +26,22 @@ def test_native_mode_and_other_processors_are_left_alone(env, machine):
 def test_a_bad_mode_names_the_config_key():
     with pytest.raises(ValueError, match="compute.cpu_kernels"):
         pin_cpu_kernels({SWITCH: "fast"}, machine="x86_64")
+
+
+def test_native_takes_back_only_what_the_pin_set(monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "_ADDED", {})
+    for key in PORTABLE:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    monkeypatch.setenv(SWITCH, "portable")
+    use_cpu_kernels("portable")
+    if os.uname().machine == "x86_64":
+        assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
+    use_cpu_kernels("native")
+    assert os.environ[SWITCH] == "native" and os.environ["MKL_CBWR"] == "COMPATIBLE"
+    assert not any(key in os.environ for key in PORTABLE if key != "MKL_CBWR")
+    with pytest.raises(ValueError, match="compute.cpu_kernels"):
+        use_cpu_kernels("fast")
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="the pin applies to x86-64 only")

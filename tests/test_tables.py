@@ -390,3 +390,16 @@ def test_paper_csv_is_package_data():
     assert resources.files("zs3core").joinpath("paper_tables.csv").is_file()
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert 'zs3core = ["paper_tables.csv"]' in text
+
+
+def test_tables_and_claims_read_only_raw_and_calibrated_rows(tmp_path):
+    # a CV-calibrated results file also carries the rate rule's row for comparison
+    z = write(tmp_path / "voc_k2_zs3.csv", [row("voc", 2, "zs3", metrics(20)),
+                                            row("voc", 2, "zs3", metrics(30), calibration="calibrated", gamma=1.0),
+                                            row("voc", 2, "zs3", metrics(90), calibration="calibrated_rate", gamma=4.0)])
+    c = write(tmp_path / "voc_k2_ceiling.csv", [row("voc", 2, "ceiling", metrics(80)),
+                                                row("voc", 2, "ceiling", metrics(40), calibration="calibrated"),
+                                                row("voc", 2, "ceiling", metrics(5), calibration="calibrated_rate")])
+    t = tables.table1([z, c], dataset="voc", ks=[2])
+    assert list(t["calibration"]) == ["raw", "calibrated", "raw", "calibrated"]
+    assert list(t["gamma"]) == [0.0, 1.0, 0.0, 0.0]

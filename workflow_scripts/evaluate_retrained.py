@@ -1,6 +1,6 @@
 """Rule evaluate_retrained: seen-only segmenter + retrained classifier -> raw and calibrated metrics."""
 from zs3core.evaluate import evaluate_on_split
-from zs3core.retrain import classifier_scorer, load_classifier
+from zs3core.retrain import calibration_rows, classifier_scorer, load_classifier
 from zs3core.runlog import job_log
 from zs3core.train.step0 import load_step0
 
@@ -8,9 +8,10 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     classes = snakemake.params.classes
     segmenter = load_step0("seenonly", snakemake.input.checkpoint, len(classes), snakemake.params.segmenter)
     classifier = load_classifier(snakemake.input.classifier)
+    calibrations, row_meta = calibration_rows(classifier)
     rows = evaluate_on_split(classifier_scorer(segmenter, classifier), snakemake.input.index, classes,
                              snakemake.params.unseen, snakemake.params.meta,
-                             calibrations={"raw": 0.0, "calibrated": classifier["gamma"]},
+                             calibrations=calibrations, row_meta=row_meta,
                              metrics_csv=snakemake.output.metrics, per_class_csv=snakemake.output.per_class,
                              confusion_npy=snakemake.output.confusion,
                              absent_as_zero=snakemake.params.absent_as_zero)

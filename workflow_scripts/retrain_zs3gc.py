@@ -1,4 +1,5 @@
 """Rule retrain_zs3gc: seen-only features + GC bank -> classifiers/{dataset}/k{K}/zs3gc.pt."""
+from zs3core.cv import read_cv_gamma
 from zs3core.holdout import read_holdout
 from zs3core.retrain import retrain
 from zs3core.runlog import job_log
@@ -8,4 +9,5 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     bank = read_bank(snakemake.input.bank)
     retrain("zs3gc", snakemake.input.features, snakemake.params.classes, snakemake.params.unseen,
             snakemake.params.classifier, holdout=read_holdout(snakemake.input.holdout), out_path=snakemake.output[0], seed=snakemake.params.seed,
-            extra=[(bank.features, bank.class_id)], log=log)
+            extra=[(bank.features, bank.class_id)],
+            cv_gamma=read_cv_gamma(snakemake.input.cv_gamma), log=log)

@@ -2,6 +2,7 @@
 the 1x1 classifier on real seen + synthetic + pseudo-labelled rows, or the fine-tuned decoder."""
 from pathlib import Path
 
+from zs3core.cv import read_cv_gamma
 from zs3core.holdout import read_holdout
 from zs3core.retrain import load_classifier, pseudo_rows, retrain
 from zs3core.runlog import job_log
@@ -29,4 +30,5 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         bank = read_bank(snakemake.input.synthetic)
         retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier, holdout=holdout,
                 out_path=snakemake.output[0], seed=seed,
-                extra=[(bank.features, bank.class_id), pseudo_rows(snakemake.input.pseudo, unseen)], log=log)
+                extra=[(bank.features, bank.class_id), pseudo_rows(snakemake.input.pseudo, unseen)],
+                cv_gamma=read_cv_gamma(snakemake.input.cv_gamma), log=log)

@@ -6,8 +6,9 @@ last-bit difference into points of mIoU. So, before any of them loads, every job
 AVX2 (x86-64-v3, which any x86-64 machine of the last decade has) through their own variables.
 Then one commit and seed give the same files on every such machine (bench/expected_results.sha256).
 
-`ZS3_CPU_KERNELS=native` (the workflow sets it from `compute.cpu_kernels`) leaves every library
-its own choice; a variable the user set already is never overridden. GPUs are not covered:
+`ZS3_CPU_KERNELS=native` leaves every library its own choice (the workflow sets it from
+`compute.cpu_kernels` through `use_cpu_kernels`, and its jobs inherit it); a variable the user set
+already is never overridden. GPUs are not covered:
 CUDA kernels are neither pinned nor bit-identical across cards. Other processors (e.g. aarch64)
 are left alone.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 from typing import MutableMapping
 
 SWITCH = "ZS3_CPU_KERNELS"
@@ -27,7 +27,7 @@ PORTABLE = {
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 loops
     "OPENBLAS_CORETYPE": "Haswell",                           # numpy's linear algebra
 }
-LIBRARIES = ("torch", "numpy")  # modules whose kernels are chosen when they load
+_ADDED: dict[str, str] = {}  # what pin_cpu_kernels set in this process's environment
 
 
 def pin_cpu_kernels(environ: MutableMapping[str, str] = os.environ, machine: str | None = None) -> dict[str, str]:
@@ -42,9 +42,21 @@ def pin_cpu_kernels(environ: MutableMapping[str, str] = os.environ, machine: str
         return {}
     added = {k: v for k, v in PORTABLE.items() if k not in environ}
     environ.update(added)
+    if environ is os.environ:
+        _ADDED.update(added)
     return added
 
 
-def loaded_too_early() -> list[str]:
-    """Libraries imported before the pin, whose kernels it cannot reach in this process."""
-    return [name for name in LIBRARIES if name in sys.modules]
+def use_cpu_kernels(mode: str) -> None:
+    """Set the mode for the processes this one starts (the workflow's jobs): `portable` pins them,
+    `native` takes back what the pin set here on import."""
+    if mode not in MODES:
+        raise ValueError(f"compute.cpu_kernels is {mode!r}, expected one of {MODES}")
+    os.environ[SWITCH] = mode
+    if mode == "native":
+        for key, value in _ADDED.items():
+            if os.environ.get(key) == value:
+                del os.environ[key]
+        _ADDED.clear()
+    else:
+        pin_cpu_kernels()

@@ -85,14 +85,18 @@ def write_csv(path, rows: list[dict]) -> None:
 
 def write_evaluation(cms: Sequence[np.ndarray], cm_vanilla: np.ndarray, class_names: Sequence[str],
                      unseen: Sequence[int], meta: dict, calibrations: dict[str, float], *, metrics_csv,
-                     per_class_csv, confusion_npy, absent_as_zero: bool = False) -> list[dict]:
+                     per_class_csv, confusion_npy, absent_as_zero: bool = False,
+                     row_meta: dict[str, dict] | None = None) -> list[dict]:
     """The three evaluation outputs of a run, one row per calibration (raw: gamma = 0, ...).
 
     The confusion matrices are stacked as (len(calibrations), C, C) in the order of the rows.
+    `row_meta` adds columns to the row of a calibration (e.g. the rule that chose its gamma).
     """
     rows, per_class = [], []
     for cm, (name, gamma) in zip(cms, calibrations.items()):
-        rows.append(results_row(cm, cm_vanilla, unseen, dict(meta, calibration=name, gamma=gamma), absent_as_zero))
+        extra = (row_meta or {}).get(name, {})
+        rows.append(results_row(cm, cm_vanilla, unseen, dict(meta, calibration=name, gamma=gamma, **extra),
+                                absent_as_zero))
         per_class += [dict(r, calibration=name) for r in per_class_rows(cm, class_names, unseen)]
     write_csv(per_class_csv, per_class)
     write_npy(confusion_npy, np.stack(cms))
@@ -102,7 +106,7 @@ def write_evaluation(cms: Sequence[np.ndarray], cm_vanilla: np.ndarray, class_na
 
 def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unseen: Sequence[str], meta: dict, *,
                       metrics_csv, per_class_csv, confusion_npy, calibrations: dict[str, float] | None = None,
-                      absent_as_zero: bool = False, split: str = "val",
+                      row_meta: dict[str, dict] | None = None, absent_as_zero: bool = False, split: str = "val",
                       device: torch.device | str | None = None) -> list[dict]:
     """Evaluate a scorer on a dataset split at original resolution and write the three outputs.
 
@@ -119,4 +123,4 @@ def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unse
                                          list(calibrations.values()))
     return write_evaluation(cms, cm_vanilla, class_names, unseen_ids, meta, calibrations, metrics_csv=metrics_csv,
                             per_class_csv=per_class_csv, confusion_npy=confusion_npy,
-                            absent_as_zero=absent_as_zero)
+                            absent_as_zero=absent_as_zero, row_meta=row_meta)

@@ -176,6 +176,7 @@ def p_sweep_table(results_by_p: Mapping[float, object]) -> pd.DataFrame:
     frames = []
     for p, results in results_by_p.items():
         df = load_results(results)
+        df = df[df["calibration"].isin(("raw", "calibrated"))]  # not the other rule's comparison rows
         if "pseudo_p" in df.columns and not np.allclose(df["pseudo_p"].astype(float), float(p)):
             raise ValueError(f"results given for p={p} were trained with pseudo_p {sorted(set(df['pseudo_p']))}")
         frames.append(aggregate(df).assign(p=float(p)))

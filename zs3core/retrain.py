@@ -17,7 +17,9 @@ Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
   (it reads unseen ground truth by design): how far generated features fall short of real ones.
 
 The hold-out images (`zs3core.holdout`) never train the classifier; those of them with no unseen
-class choose the calibration offset gamma (`zs3core.calibration`).
+class choose the calibration offset gamma by the rate rule (`zs3core.calibration`). The
+cross-validated gamma (`zs3core.cv`) is passed in. Every classifier stores the gamma of each rule
+it knows (`gammas`), and applies (`gamma`) the one `classifier.calibration.rule` names (`gamma_rule`).
 """
 from __future__ import annotations
 
@@ -91,13 +93,14 @@ def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: 
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
             holdout: frozenset[str], out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
-            log: logging.Logger | None = None) -> dict:
+            cv_gamma: float | None = None, log: logging.Logger | None = None) -> dict:
     """Train the classifier of `method`, choose gamma, and write `out_path` atomically.
 
     `extra` = (features, class ids) pairs added to the real rows: the generator's bank for zs3;
     the bank and the pseudo-labelled rows for zs5.
     `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`);
-    `holdout` the held-out image ids (`zs3core.holdout`).
+    `holdout` the held-out image ids (`zs3core.holdout`); `cv_gamma` the cross-validated gamma
+    (required when `calibration.rule` is `cv`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown classifier method {method!r}, expected one of {METHODS}")
@@ -118,12 +121,19 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     model = fit_classifier(features, labels, len(class_names), unseen_ids, train_cfg, seed=seed, log=log)
     with torch.no_grad():
         heldout_logits = model(torch.as_tensor(rows.heldout, dtype=torch.float32))
-    gamma, sweep = choose_gamma(heldout_logits, seen_ids, calib["gammas"], calib["max_unseen_rate"])
+    rate_gamma, sweep = choose_gamma(heldout_logits, seen_ids, calib["gammas"], calib["max_unseen_rate"])
+    gammas = {"rate": rate_gamma}
+    if cv_gamma is not None:
+        gammas["cv"] = float(cv_gamma)
+    if calib["rule"] not in gammas:
+        raise ValueError(f"classifier.calibration.rule is {calib['rule']!r} but no such gamma was given "
+                         f"(known: {sorted(gammas)})")
     if log:
-        log.info("gamma %.3g (largest with <= %.1f%% of held-out seen pixels predicted unseen)",
-                 gamma, 100 * calib["max_unseen_rate"])
-    state = {"weight": model.weight.detach().clone(), "bias": model.bias.detach().clone(), "gamma": gamma,
-             "gamma_sweep": sweep, "class_names": list(class_names), "unseen": list(unseen), "method": method}
+        log.info("gamma %s (rate: largest with <= %.1f%% of held-out seen pixels predicted unseen); applied: %s",
+                 gammas, 100 * calib["max_unseen_rate"], calib["rule"])
+    state = {"weight": model.weight.detach().clone(), "bias": model.bias.detach().clone(),
+             "gamma": gammas[calib["rule"]], "gamma_rule": calib["rule"], "gammas": gammas, "gamma_sweep": sweep,
+             "class_names": list(class_names), "unseen": list(unseen), "method": method}
     save_checkpoint(out_path, state)
     return state
 
@@ -157,3 +167,18 @@ def classifier_scorer(segmenter, state: dict) -> Callable[[torch.Tensor], torch.
         return torch.nn.functional.conv2d(segmenter.features(x), weight.to(x.device), bias.to(x.device))
 
     return score
+
+
+def calibration_rows(state: dict) -> tuple[dict[str, float], dict[str, dict]]:
+    """The results rows of a classifier: `raw` (gamma 0), `calibrated` (its applied gamma) and
+    `calibrated_<rule>` for each other rule it knows (for comparison only: the tables and claims
+    read `raw` and `calibrated`), with the `gamma_rule` column of each. A classifier from before
+    the cross-validation (or ZS5Net's fine-tuned one) knows only the rate rule."""
+    applied = state.get("gamma_rule", "rate")
+    calibrations = {"raw": 0.0, "calibrated": float(state["gamma"])}
+    row_meta = {"raw": {"gamma_rule": "none"}, "calibrated": {"gamma_rule": applied}}
+    for rule, gamma in state.get("gammas", {}).items():
+        if rule != applied:
+            calibrations[f"calibrated_{rule}"] = float(gamma)
+            row_meta[f"calibrated_{rule}"] = {"gamma_rule": rule}
+    return calibrations, row_meta

@@ -10,7 +10,7 @@ from zs3core.train.classifier import ClassifierTraining, fit_classifier
 CLASSES = ["background", "cat", "cow"]  # cow unseen
 CFG = {"epochs": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
        "unseen_weight": 1.0,
-       "calibration": {"gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
+       "calibration": {"rule": "rate", "gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
 HOLDOUT = frozenset({"im1", "im2", "im3"})  # im3 holds a cow: held out, but never a calibration image
 
 
@@ -171,3 +171,18 @@ def test_authors_rows_generate_at_every_pixel_of_the_unseen_images(tmp_path, mon
     # 4 background, 8 cat, 4 cow, every one a generated feature of its ground-truth class
     assert np.bincount(labels, minlength=3).tolist() == [3 * 4, 3 * 8, 3 * 4]
     np.testing.assert_array_equal(features, np.column_stack([-10.0 - labels, np.zeros(len(labels))]))
+
+
+def test_retrain_stores_the_gamma_of_each_rule_and_applies_the_configured_one(tmp_path):
+    path = tmp_path / "train.h5"
+    write_toy_features(path, np.random.default_rng(0))
+    bank = (np.array([-4.0, -4.0]) + 0.3 * np.random.default_rng(1).standard_normal((50, 2))).astype(np.float32), np.full(50, 2)
+    cv_cfg = {**CFG, "calibration": {**CFG["calibration"], "rule": "cv"}}
+    state = retrain("zs3", path, CLASSES, ["cow"], cv_cfg, holdout=HOLDOUT, out_path=tmp_path / "cv.pt", seed=0,
+                    extra=[bank], cv_gamma=3.0)
+    rate = retrain("zs3", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "rate.pt", seed=0,
+                   extra=[bank], cv_gamma=3.0)
+    assert state["gamma"] == 3.0 and state["gamma_rule"] == "cv" and state["gammas"] == {"rate": rate["gamma"], "cv": 3.0}
+    assert rate["gamma_rule"] == "rate" and rate["gammas"] == state["gammas"]
+    with pytest.raises(ValueError, match="rule is 'cv'"):
+        retrain("zs3", path, CLASSES, ["cow"], cv_cfg, holdout=HOLDOUT, out_path=tmp_path / "x.pt", seed=0, extra=[bank])

@@ -186,7 +186,7 @@ def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained
     write_gc_bank(trained[0], toy[0], np.eye(5, dtype=np.float32), 20, tmp_path / "gc.h5", seed=0)
     bank = read_bank(tmp_path / "gc.h5")
     cfg = {"epochs": 2, "batch_size": 32, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
-           "unseen_weight": 1.0, "calibration": {"max_unseen_rate": 0.05, "gammas": [0, 1]}}
+           "unseen_weight": 1.0, "calibration": {"rule": "rate", "max_unseen_rate": 0.05, "gammas": [0, 1]}}
     fitted = {}
 
     def spy(features, labels, *args, **kwargs):  # what reaches the classifier's fit

@@ -208,23 +208,24 @@ def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
     return resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference), reference
 
 
-def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
-               out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
-               log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
-    """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.
+@dataclass
+class FittedGMMN:
+    """A trained GMMN (train mode, on its device) and the record of its training."""
+    model: GMMN
+    bandwidths: list[float]
+    reference: float | None
+    trained_class_ids: list[int]
+    rows_per_class: dict[int, int]
+    curve: list[tuple[int, float]]
+    seconds: float
 
-    `embeddings` is the (C, E) class table in the file's class order; the images of `holdout` are
-    left out (`zs3core.holdout`). Returns a summary
-    (iterations, final loss, bandwidths, rows per class, seconds). The checkpoint holds
-    everything `load_generator` needs to rebuild the network (`model`), the resolved config, the
-    absolute bandwidths used, class names and what was trained on.
-    """
-    cfg = resolve_config(cfg)
-    device = training_device(cfg["device"])
-    with FeatureFile(feature_file) as ff:
-        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff, holdout)
-    table = checked_table(embeddings, class_names, rows, feature_file)
+
+def fit_gmmn(rows: TrainingRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
+             device: torch.device, class_names: Sequence[str], log: logging.Logger | None = None,
+             source: object = "") -> FittedGMMN:
+    """The MMD training loop on given real rows (`cfg` resolved): shared by step 1 and the
+    zero-shot cross-validation (`zs3core.cv`), which trains on a subset of the seen classes.
+    `source` names the data in errors."""
     bandwidths, reference = config_bandwidths(cfg, rows.features, rows.class_id, seed)
 
     sampler = RealSampler(rows.features, rows.class_id, device)
@@ -267,11 +268,35 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
         if it == 1 or it % cfg["log_every"] == 0 or it == n_iter:
             value = loss.item()
             if not math.isfinite(value):
-                raise FloatingPointError(f"GMMN loss is {value} at iteration {it} ({feature_file})")
+                raise FloatingPointError(f"GMMN loss is {value} at iteration {it} ({source})")
             curve.append((it, value))
             if log and (it == 1 or it == n_iter or it % max(cfg["log_every"], n_iter // 10) == 0):
                 log.info("GMMN iteration %d/%d: loss %.5f", it, n_iter, value)
-    seconds = time.perf_counter() - started
+    return FittedGMMN(model, bandwidths, reference, sampler.classes.cpu().tolist(), rows_per_class, curve,
+                      time.perf_counter() - started)
+
+
+def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
+               out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
+               log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
+    """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.
+
+    `embeddings` is the (C, E) class table in the file's class order; the images of `holdout` are
+    left out (`zs3core.holdout`). Returns a summary
+    (iterations, final loss, bandwidths, rows per class, seconds). The checkpoint holds
+    everything `load_generator` needs to rebuild the network (`model`), the resolved config, the
+    absolute bandwidths used, class names and what was trained on.
+    """
+    cfg = resolve_config(cfg)
+    device = training_device(cfg["device"])
+    with FeatureFile(feature_file) as ff:
+        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
+        rows = seen_training_rows(ff, holdout)
+    table = checked_table(embeddings, class_names, rows, feature_file)
+    fit = fit_gmmn(rows, table, feature_dim, cfg, seed=seed, device=device, class_names=class_names, log=log,
+                   source=feature_file)
+    model, bandwidths, reference, curve = fit.model, fit.bandwidths, fit.reference, fit.curve
+    n_iter, seconds = cfg["iterations"], fit.seconds
 
     state = {
         "kind": CHECKPOINT_KIND,
@@ -283,8 +308,8 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
         "bandwidth_reference": reference,
         "class_names": class_names,
         "unseen_classes": unseen_classes,
-        "trained_class_ids": sampler.classes.cpu().tolist(),
-        "rows_per_class": rows_per_class,
+        "trained_class_ids": fit.trained_class_ids,
+        "rows_per_class": fit.rows_per_class,
         "feature_file": str(feature_file),
         "seed": int(seed),
         "iterations": n_iter,

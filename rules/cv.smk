@@ -1,0 +1,56 @@
+# Zero-shot cross-validation on seen classes (zs3core/cv.py): features -> cv/{dataset}/k{K}/
+# gamma_{zs3,ceiling}.json (the calibration offset the classifiers apply under
+# classifier.calibration.rule: cv) + sweep_{zs3,ceiling}.csv; all splits -> results/cv_{dataset}.{csv,md}.
+
+
+rule cross_validate:
+    """Pseudo-unseen seen classes, scored on held-out seen-only images; gamma = best pseudo hIoU.
+    kind zs3: a GMMN, bank and classifier on the other seen classes; kind ceiling: the classifier on
+    real rows of every class (no generator: a generator setting does not rerun it)."""
+    input:
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout="data/{dataset}/holdout.txt",
+        embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "zs3" else [],
+    output:
+        gamma="cv/{dataset}{seedtag}/k{K}/gamma_{kind}.json",
+        sweep="cv/{dataset}{seedtag}/k{K}/sweep_{kind}.csv",
+    wildcard_constraints:
+        kind="zs3|ceiling",
+    params:
+        cv=config["cv"],
+        generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
+        classifier={k: v for k, v in config["classifier"].items() if k not in ("protocol", "calibration")}
+        | {"calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}},  # not the rule: no rerun
+        n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
+        dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if wc.kind == "zs3" else None,
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/cv/{dataset}{seedtag}_k{K}_{kind}.log",
+    benchmark:
+        "benchmarks/cv/{dataset}{seedtag}_k{K}_{kind}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../workflow_scripts/cross_validate.py"
+
+
+rule cv_report:
+    """Per K: the pseudo-unseen classes, the gamma sweep, the chosen gammas, and raw / CV / rate-rule
+    hIoU of ZS3Net and the real-feature ceiling on the test split."""
+    input:
+        lambda wc: [path for split in cv_report_splits(wc.dataset) for key, path in split.items()
+                    if key not in ("seed", "K")],
+    output:
+        csv="results/cv_{dataset}.csv",
+        md=report("results/cv_{dataset}.md", caption="../report/cv.rst", category="Tables"),
+    params:
+        splits=lambda wc: cv_report_splits(wc.dataset),
+    log:
+        "logs/tables/cv_{dataset}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow_scripts/cv_report.py"

@@ -1,0 +1,199 @@
+"""Zero-shot cross-validation on seen classes: the calibration offset gamma chosen by pseudo hIoU.
+
+The paper chose its generator's settings by "the zero-shot cross-validation procedure" of its
+reference [7], and calibrated stacking (its reference [9]) picks gamma the same way: hide some
+SEEN classes as pseudo-unseen, run the method on the rest, and score the hidden ones. No unseen
+class and no test image is touched.
+
+Per split (one feature file `features/{dataset}/k{K}/train.h5`):
+
+- pseudo-unseen classes: `n` seen classes other than background (class 0) that occur both in
+  the held-out and in the other seen-only images; `n` = `cv.n_pseudo` (null: K), capped at
+  `cv.max_pseudo_fraction` of those candidates (at least 1), drawn by a generator seeded with
+  (seed, K): the same draw on every rerun;
+- every row read comes from a seen-only image (`has_unseen` false): one `FeatureFile.read` of
+  those images, and the label maps of the held-out ones. Rows of images holding a real unseen
+  class are never read;
+- training images: seen-only, not held out (`zs3core.holdout`), holding no pseudo-unseen class
+  (presence from the sampled rows, i.e. the downsampled label map). A GMMN is trained on their
+  rows as in step 1 (`fit_gmmn`, the split's generator config), generates a bank for the
+  pseudo-unseen classes (`bank.n_per_class`, null: the mean rows per remaining seen class), and a
+  classifier is retrained on their rows + the bank as in step 2 (`zs3`);
+- the ceiling's CV (`ceiling`): the classifier retrained on the REAL rows of every non-held-out
+  seen-only image, pseudo-unseen classes included;
+- scoring: the rows of the held-out seen-only images, each weighted by the pixels of its class in
+  its image over the rows sampled of them (sampling keeps at most `features.max_per_class` rows
+  per class and image, so unweighted rows over-represent small classes), so the confusion matrix
+  estimates pixel counts on the feature grid. Generalized metrics among the remaining seen and
+  pseudo-unseen classes (the real unseen classes are not outputs of the CV classifiers);
+- gamma: the grid value (`classifier.calibration.gammas`) of the highest pseudo hIoU; ties go to
+  the smallest.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from zs3core.calibration import apply_gamma
+from zs3core.features import VOID, FeatureFile
+from zs3core.holdout import image_mask
+from zs3core.metrics import summarize
+from zs3core.train.classifier import ClassifierTraining, fit_classifier
+from zs3core.train.generator import TrainingRows, fit_gmmn, resolve_config, training_device
+
+KINDS = ("zs3", "ceiling")
+BACKGROUND = 0
+TRAINING_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "poly_power", "unseen_weight")
+
+
+def n_pseudo(K: int, n_candidates: int, cfg: dict) -> int:
+    """How many seen classes turn pseudo-unseen: `cv.n_pseudo` (null: K), capped at
+    `cv.max_pseudo_fraction` of the candidates so that enough seen classes remain, at least 1."""
+    if n_candidates < 2:
+        raise ValueError(f"{n_candidates} candidate pseudo-unseen class(es): cross-validation needs "
+                         "at least 2 seen classes besides background in held-out and training images")
+    wanted = cfg["n_pseudo"] or K
+    return max(1, min(wanted, int(cfg["max_pseudo_fraction"] * n_candidates)))
+
+
+def draw_pseudo_unseen(candidates: Sequence[int], n: int, seed: int, K: int) -> list[int]:
+    """`n` of `candidates`, sorted; fixed by (seed, K) and the candidate set."""
+    candidates = sorted(int(c) for c in candidates)
+    picked = np.random.default_rng([seed, K, 0xC5]).permutation(len(candidates))[:n]
+    return sorted(candidates[i] for i in picked)
+
+
+def pixel_weights(rows_image: np.ndarray, rows_class: np.ndarray, label_maps: dict[int, np.ndarray]) -> np.ndarray:
+    """Per row: the pixels of its class in its image's label map over the rows sampled of them."""
+    weights = np.empty(len(rows_class), dtype=np.float64)
+    for i, label in label_maps.items():
+        where = np.flatnonzero(rows_image == i)
+        classes = rows_class[where].astype(np.int64)
+        pixels = np.bincount(label[label != VOID].ravel().astype(np.int64), minlength=classes.max() + 1)
+        sampled = np.bincount(classes, minlength=pixels.size)
+        weights[where] = pixels[classes] / sampled[classes]
+    return weights
+
+
+def choose_gamma_by_hiou(logits: torch.Tensor, labels: np.ndarray, weights: np.ndarray, seen: Sequence[int],
+                         unseen: Sequence[int], grid: Sequence[float]) -> tuple[float, list[dict]]:
+    """The gamma of `grid` with the highest generalized hIoU (ties: the smallest) on the scored
+    rows, and the sweep (gamma, seen / unseen mIoU, hIoU). Classes are the columns of `logits`."""
+    n = logits.shape[1]
+    sweep = []
+    for g in sorted(float(x) for x in grid):
+        pred = apply_gamma(logits, seen, g).argmax(1).numpy()
+        cm = np.bincount(labels * n + pred, weights=weights, minlength=n * n).reshape(n, n)
+        m = summarize(cm, unseen)
+        sweep.append({"gamma": g, "seen_miou": m["seen_miou"], "unseen_miou": m["unseen_miou"], "hiou": m["hiou"]})
+    best = max(range(len(sweep)), key=lambda i: (sweep[i]["hiou"], -i))
+    return sweep[best]["gamma"], sweep
+
+
+@dataclass
+class CVData:
+    """What the cross-validation of one split reads, split by role."""
+    class_names: list[str]
+    pseudo: list[int]  # class ids
+    remaining: list[int]  # seen class ids that stay seen
+    train: TrainingRows  # generator and zs3 classifier rows (no pseudo-unseen image)
+    pool_features: np.ndarray  # ceiling rows: every non-held-out seen-only image
+    pool_labels: np.ndarray
+    eval_features: np.ndarray  # held-out seen-only images
+    eval_labels: np.ndarray
+    eval_weights: np.ndarray
+
+
+def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: int, K: int) -> CVData:
+    """Rows of the seen-only images of `feature_file`, the pseudo-unseen draw, and their roles."""
+    with FeatureFile(feature_file) as f:
+        table, names = f.image_table(), f.class_names
+        seen_only = ~table["has_unseen"]
+        rows = f.read(images=seen_only)
+        held = image_mask(table["image_id"], holdout)
+        scored = np.flatnonzero(seen_only & held)
+        if scored.size == 0:
+            raise ValueError(f"{feature_file}: no held-out seen-only image to cross-validate on; "
+                             "raise holdout.fraction")
+        label_maps = {int(i): f.label_map(int(i)) for i in scored}
+        unseen = set(f.class_ids(f.unseen_classes).tolist())
+    seen = [c for c in range(len(names)) if c not in unseen]
+    row_held = held[rows.image]
+    in_held = set(np.unique(rows.class_id[row_held]).tolist())
+    in_train = set(np.unique(rows.class_id[~row_held]).tolist())
+    candidates = [c for c in seen if c != BACKGROUND and c in in_held and c in in_train]
+    pseudo = draw_pseudo_unseen(candidates, n_pseudo(K, len(candidates), cv_cfg), seed, K)
+    has_pseudo = np.zeros(len(seen_only), dtype=bool)
+    has_pseudo[rows.image[np.isin(rows.class_id, pseudo)]] = True
+    train = ~row_held & ~has_pseudo[rows.image]
+    labels = rows.class_id.astype(np.int64)
+    remaining = [c for c in seen if c not in pseudo]
+    return CVData(names, pseudo, remaining,
+                  TrainingRows(rows.features[train], labels[train], remaining),
+                  rows.features[~row_held], labels[~row_held],
+                  rows.features[row_held], labels[row_held],
+                  pixel_weights(rows.image[row_held], labels[row_held], label_maps))
+
+
+def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per_class: int | None, *,
+                dropout_at_generation: bool, seed: int, log: logging.Logger | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A GMMN trained on the training rows (remaining seen classes), and its synthetic rows for
+    the pseudo-unseen classes: `n_per_class` each (None: the mean rows per trained class),
+    generated as the split's banks are (`bank.dropout_at_generation`)."""
+    cfg = resolve_config(generator_cfg)
+    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    fit = fit_gmmn(data.train, table, data.train.features.shape[1], cfg, seed=seed,
+                   device=training_device(cfg["device"]), class_names=data.class_names, log=log,
+                   source="cross-validation rows")
+    n = n_per_class or int(round(float(np.mean(list(fit.rows_per_class.values())))))
+    features, class_id = fit.model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,
+                                            dropout=dropout_at_generation)
+    return features.cpu().numpy(), class_id.numpy()
+
+
+def cross_validate(kind: str, data: CVData, classifier_cfg: dict, *, seed: int,
+                   bank: tuple[np.ndarray, np.ndarray] | None = None,
+                   log: logging.Logger | None = None) -> dict:
+    """Retrain the classifier of `kind` on the CV rows and choose gamma by pseudo hIoU.
+
+    `zs3`: training rows + `bank` (synthetic pseudo-unseen rows); `ceiling`: the real pool rows.
+    Returns {gamma, sweep, pseudo_unseen, rows}."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown cross-validation kind {kind!r}, expected one of {KINDS}")
+    if kind == "zs3":
+        features = np.concatenate([data.train.features, bank[0]])
+        labels = np.concatenate([data.train.class_id, bank[1].astype(np.int64)])
+    else:
+        features, labels = data.pool_features, data.pool_labels
+    classes = data.remaining + data.pseudo  # the CV classifier's outputs, in this order
+    compact = np.full(len(data.class_names), -1, dtype=np.int64)
+    compact[classes] = np.arange(len(classes))
+    pseudo_ids = list(range(len(data.remaining), len(classes)))
+    train_cfg = ClassifierTraining(**{k: classifier_cfg[k] for k in TRAINING_KEYS})
+    model = fit_classifier(features, compact[labels], len(classes), pseudo_ids, train_cfg, seed=seed)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(data.eval_features, dtype=torch.float32))
+    gamma, sweep = choose_gamma_by_hiou(logits, compact[data.eval_labels], data.eval_weights,
+                                        list(range(len(data.remaining))), pseudo_ids,
+                                        classifier_cfg["calibration"]["gammas"])
+    if log:
+        log.info("%s CV: %d training rows, gamma %g (pseudo hIoU %.3f)", kind, len(labels), gamma,
+                 max(s["hiou"] for s in sweep))
+    return {"kind": kind, "gamma": gamma, "rule": "cv", "sweep": sweep,
+            "pseudo_unseen": [data.class_names[c] for c in data.pseudo], "training_rows": int(len(labels)),
+            "scored_rows": int(len(data.eval_labels)), "scored_pixels": float(data.eval_weights.sum())}
+
+
+def read_cv_gamma(path) -> float:
+    """The cross-validated gamma of a `cv/.../gamma_{zs3,ceiling}.json`."""
+    with open(path) as f:
+        record = json.load(f)
+    if not isinstance(record.get("gamma"), (int, float)) or record["gamma"] < 0:
+        raise ValueError(f"{path}: expected a non-negative 'gamma'; rebuild it with `snakemake --forcerun {path}`")
+    return float(record["gamma"])
