@@ -1,9 +1,8 @@
 """Calibrated stacking: the offset and its choice on held-out seen pixels."""
-import numpy as np
 import pytest
 import torch
 
-from zs3core.calibration import apply_gamma, choose_gamma, holdout_images, unseen_rate
+from zs3core.calibration import apply_gamma, choose_gamma, unseen_rate
 
 
 def test_apply_gamma_only_touches_seen_classes():
@@ -28,8 +27,3 @@ def test_gamma_falls_back_to_zero_when_already_unseen_biased():
     logits = torch.tensor([[0.0, 1.0]])  # class 1 unseen wins already
     gamma, _ = choose_gamma(logits, seen=[0], grid=[0, 1, 2], max_unseen_rate=0.05)
     assert gamma == 0.0
-
-
-def test_holdout_is_seeded_and_sized():
-    a, b = holdout_images(100, 0.1, seed=3), holdout_images(100, 0.1, seed=3)
-    assert a.sum() == 10 and np.array_equal(a, b) and not np.array_equal(a, holdout_images(100, 0.1, seed=4))
