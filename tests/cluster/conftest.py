@@ -1,4 +1,4 @@
-"""The `slurm` fixture: a single-node SLURM cluster for this module's tests (see slurm_harness)."""
+"""The `slurm` fixture: one single-node SLURM cluster shared by every cluster test (see slurm_harness)."""
 from pathlib import Path
 
 import pytest
@@ -9,7 +9,7 @@ from slurm_harness import ClusterUnavailable, SlurmCluster
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """A running cluster whose one partition is the slurm profile's default partition."""
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())

@@ -73,6 +73,11 @@ def slurm_conf(root: Path, partition: str) -> str:
         f"PartitionName={partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""])
 
 
+def rule_of(job: dict) -> str:
+    """The rule (or group) of a job, from the comment the slurm executor gives it."""
+    return job["Comment"].removeprefix("rule_").split("_wildcards_")[0]
+
+
 class SlurmCluster:
     """Start with `start()`, stop with `stop()`; `env` is what a client process needs."""
 
@@ -152,11 +157,13 @@ class SlurmCluster:
         """A SLURM client command against this cluster."""
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=60, check=check)
 
-    def jobs(self) -> list[dict]:
+    def jobs(self, workdir: Path | None = None) -> list[dict]:
         """Every job SLURM still remembers (`scontrol show job`): JobId, JobState, Comment (the
-        plugin writes rule_<rule>_wildcards_<values>), TresPerJob (gres:gpu:1 for a GPU job), ..."""
+        plugin writes rule_<rule>_wildcards_<values>), TresPerJob (gres:gpu:1 for a GPU job), ...;
+        with `workdir`, only those submitted from it (one run's --directory: tests share the cluster)."""
         out = self.run("scontrol", "show", "job", "-o").stdout
-        return [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]
+        jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]
+        return [j for j in jobs if workdir is None or Path(j["WorkDir"]) == Path(workdir).resolve()]
 
     def stop(self) -> None:
         """Cancel what still runs (so no job step outlives slurmd), then stop the daemons this

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from slurm_harness import rule_of
+
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300
 TARGETS = ["results/synthvoc_k2_seenonly.csv", "features/synthvoc/k2/train.h5"]
@@ -42,11 +44,6 @@ def finish(run: subprocess.Popen, workdir: Path) -> str:
     return output
 
 
-def rule_of(job: dict) -> str:
-    """The rule (or group) of a job, from the comment the slurm executor gives it."""
-    return job["Comment"].removeprefix("rule_").split("_wildcards_")[0]
-
-
 def cancel_first_running(slurm, rule: str, run: subprocess.Popen) -> str | None:
     """scancel the first SLURM job of `rule` seen RUNNING; its id (None if the run ended first)."""
     while run.poll() is None:
@@ -66,13 +63,13 @@ def test_workflow_through_slurm_retries_a_cancelled_job_and_matches_a_local_run(
     finish(local, tmp_path / "local")
     output = finish(cluster, tmp_path / "cluster")
 
-    jobs = slurm.jobs()
+    jobs = slurm.jobs(tmp_path / "cluster")
     states = {(rule_of(j), j["JobState"]) for j in jobs}
     assert cancelled is not None and ("train_step0", "CANCELLED") in states
     assert ("train_step0", "COMPLETED") in states, "the cancelled job was not resubmitted"
     assert f"SLURM-job '{cancelled}' failed" in output
     assert {s for r, s in states if r != "train_step0"} == {"COMPLETED"}
-    assert {r for r, _ in states} == {"data_class_embeddings_index_synthetic_synthetic_world", *GPU_RULES}
+    assert {r for r, _ in states} == {"data_class_embeddings_holdout_index_synthetic_synthetic_world", *GPU_RULES}
     for job in jobs:
         assert (job.get("TresPerJob") == "gres:gpu:1") == (rule_of(job) in GPU_RULES), job
         assert list((tmp_path / "cluster/.snakemake/slurm_logs").glob(f"*/**/{job['JobId']}.log")), job
