@@ -72,8 +72,14 @@ def test_pseudo_draw_is_fixed_by_seed_and_capped():
     assert len(draws) > 1
     assert cv.n_pseudo(10, 10, CV_CFG) == 5 and cv.n_pseudo(2, 10, CV_CFG) == 2 and cv.n_pseudo(2, 3, CV_CFG) == 1
     assert cv.n_pseudo(10, 10, {"n_pseudo": 3, "max_pseudo_fraction": 0.5}) == 3
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(cv.TooFewClasses, match="at least 2"):
         cv.n_pseudo(2, 1, CV_CFG)
+
+
+def test_a_split_that_cannot_be_cross_validated_gets_gamma_zero_and_says_why():
+    record, sweep = cv.skipped("zs3", "1 candidate pseudo-unseen class(es)")
+    assert record["gamma"] == 0.0 and record["skipped"].startswith("1 candidate") and record["pseudo_unseen"] == []
+    assert [row["gamma"] for row in sweep] == [0.0]
 
 
 def test_cv_reads_only_seen_only_images_and_trains_on_no_held_out_or_pseudo_image(tmp_path, monkeypatch):

@@ -39,6 +39,15 @@ def test_summary_reads_each_rule_row_and_the_ratio_to_the_ceiling(tmp_path):
     assert "| 0 | 2 | zs3 | cat dog | 1 | 20.0 | 40.0 | 4 | 20.0 | 30.0 | 25.0 | cv | 0.50 |" in md
 
 
+def test_a_skipped_split_is_reported_with_its_reason(tmp_path):
+    split = write_split(tmp_path, 2, {"zs3": (20, 20, 25), "ceiling": (50, 50, 40)})
+    split["gamma_zs3"].write_text(json.dumps({"gamma": 0.0, "pseudo_unseen": [], "skipped": "too few classes"}))
+    pd.DataFrame([{"gamma": 0.0, "seen_miou": None, "unseen_miou": None, "hiou": None}]).to_csv(split["sweep_zs3"],
+                                                                                              index=False)
+    zs3 = cv_summary([split]).iloc[0]
+    assert zs3["pseudo_unseen"] == "skipped: too few classes" and pd.isna(zs3["pseudo_hiou_cv"])
+
+
 def test_no_ratio_to_a_ceiling_of_zero(tmp_path):
     summary = cv_summary([write_split(tmp_path, 2, {"zs3": (20, 30, 25), "ceiling": (50, 0, 40)})])
     assert summary["zs3_over_ceiling_cv"].isna().all()

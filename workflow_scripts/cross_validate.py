@@ -2,24 +2,30 @@
 import numpy as np
 import pandas as pd
 
-from zs3core.cv import cross_validate, load_cv_data, pseudo_bank
+from zs3core.cv import TooFewClasses, cross_validate, load_cv_data, pseudo_bank, skipped
 from zs3core.holdout import read_holdout
 from zs3core.io import atomic_path, write_json
 from zs3core.runlog import job_log
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
     kind, seed = snakemake.wildcards.kind, snakemake.params.seed
-    data = load_cv_data(snakemake.input.features, read_holdout(snakemake.input.holdout), snakemake.params.cv,
-                        seed=seed, K=int(snakemake.wildcards.K))
-    log.info("pseudo-unseen %s; %d training rows, %d ceiling rows, %d scored rows",
-             [data.class_names[c] for c in data.pseudo], len(data.train.class_id), len(data.pool_labels),
-             len(data.eval_labels))
-    bank = None
-    if kind == "zs3":
-        bank = pseudo_bank(data, np.load(snakemake.input.embeddings), snakemake.params.generator,
-                           snakemake.params.n_per_class, seed=seed, log=log,
-                           dropout_at_generation=snakemake.params.dropout_at_generation)
-    result = cross_validate(kind, data, snakemake.params.classifier, seed=seed, bank=bank, log=log)
+    try:
+        data = load_cv_data(snakemake.input.features, read_holdout(snakemake.input.holdout), snakemake.params.cv,
+                            seed=seed, K=int(snakemake.wildcards.K))
+    except TooFewClasses as problem:
+        log.warning("cross-validation skipped, gamma 0: %s", problem)
+        result, sweep = skipped(kind, str(problem))
+    else:
+        log.info("pseudo-unseen %s; %d training rows, %d ceiling rows, %d scored rows",
+                 [data.class_names[c] for c in data.pseudo], len(data.train.class_id), len(data.pool_labels),
+                 len(data.eval_labels))
+        bank = None
+        if kind == "zs3":
+            bank = pseudo_bank(data, np.load(snakemake.input.embeddings), snakemake.params.generator,
+                               snakemake.params.n_per_class, seed=seed, log=log,
+                               dropout_at_generation=snakemake.params.dropout_at_generation)
+        result = cross_validate(kind, data, snakemake.params.classifier, seed=seed, bank=bank, log=log)
+        sweep = result.pop("sweep")
     with atomic_path(snakemake.output.sweep) as tmp:
-        pd.DataFrame(result.pop("sweep")).to_csv(tmp, index=False)
+        pd.DataFrame(sweep).to_csv(tmp, index=False)
     write_json(snakemake.output.gamma, result)

@@ -51,11 +51,15 @@ BACKGROUND = 0
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "poly_power", "unseen_weight")
 
 
+class TooFewClasses(ValueError):
+    """The hold-out and the training images share too few seen classes to cross-validate."""
+
+
 def n_pseudo(K: int, n_candidates: int, cfg: dict) -> int:
     """How many seen classes turn pseudo-unseen: `cv.n_pseudo` (null: K), capped at
     `cv.max_pseudo_fraction` of the candidates so that enough seen classes remain, at least 1."""
     if n_candidates < 2:
-        raise ValueError(f"{n_candidates} candidate pseudo-unseen class(es): cross-validation needs "
+        raise TooFewClasses(f"{n_candidates} candidate pseudo-unseen class(es): cross-validation needs "
                          "at least 2 seen classes besides background in held-out and training images")
     wanted = cfg["n_pseudo"] or K
     return max(1, min(wanted, int(cfg["max_pseudo_fraction"] * n_candidates)))
@@ -188,6 +192,14 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, *, seed: int,
     return {"kind": kind, "gamma": gamma, "rule": "cv", "sweep": sweep,
             "pseudo_unseen": [data.class_names[c] for c in data.pseudo], "training_rows": int(len(labels)),
             "scored_rows": int(len(data.eval_labels)), "scored_pixels": float(data.eval_weights.sum())}
+
+
+def skipped(kind: str, reason: str) -> tuple[dict, list[dict]]:
+    """The record and sweep of a split that cannot be cross-validated (`TooFewClasses`, e.g. a
+    rehearsal on a handful of images): no evidence for an offset, so gamma 0, with the reason."""
+    nan = float("nan")
+    return ({"kind": kind, "gamma": 0.0, "rule": "cv", "skipped": reason, "pseudo_unseen": []},
+            [{"gamma": 0.0, "seen_miou": nan, "unseen_miou": nan, "hiou": nan}])
 
 
 def read_cv_gamma(path) -> float:

@@ -38,7 +38,8 @@ def cv_summary(splits: Sequence[dict]) -> pd.DataFrame:
             sweep = pd.read_csv(split[f"sweep_{kind}"]).set_index("gamma")["hiou"]
             test = _test_hiou(split[f"results_{kind}"])
             rows.append({"seed": split["seed"], "K": split["K"], "model": kind,
-                         "pseudo_unseen": " ".join(record["pseudo_unseen"]), "cv_gamma": record["gamma"],
+                         "pseudo_unseen": " ".join(record["pseudo_unseen"]) or f"skipped: {record.get('skipped')}",
+                         "cv_gamma": record["gamma"],
                          "pseudo_hiou_gamma0": 100 * sweep.iloc[0], "pseudo_hiou_cv": 100 * sweep[record["gamma"]],
                          "rate_gamma": test.get("gamma_rate"), "applied_rule": test["applied"],
                          "test_hiou_raw": test["raw"], "test_hiou_cv": test.get("cv"), "test_hiou_rate": test.get("rate")})

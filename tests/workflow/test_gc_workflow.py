@@ -19,7 +19,8 @@ def test_a_zs3gc_row_builds_from_nothing_and_table3_asks_for_it(workdir):
     run_snakemake(workdir, ["results/synthcontext_k2_zs3gc.csv"], tiny_config())
     gc = pd.read_csv(workdir / "results/synthcontext_k2_zs3gc.csv")
     assert list(gc["method"]) == ["zs3gc"] * 3 and list(gc["calibration"]) == ["raw", "calibrated", "calibrated_rate"]
-    assert set(gc["protocol"]) == {"strict"} and set(gc["gc_graphs"]) == {"true_masks"}
+    # the bank comes from the unseen classes' true masks of training images: never `strict`
+    assert set(gc["protocol"]) == {"unseen_masks"} and set(gc["gc_graphs"]) == {"true_masks"}
     with h5py.File(workdir / "banks/synthcontext/k2/gc.h5") as bank:
         assert bank.attrs["graphs"] == "true_masks" and len(bank["graph_image_id"]) > 0
     curve = pd.read_csv(workdir / "generators/synthcontext/k2/gc_loss.csv")
