@@ -48,7 +48,6 @@ from zs3core.train.generator import TrainingRows, fit_gmmn, resolve_config, trai
 
 KINDS = ("zs3", "ceiling")
 BACKGROUND = 0
-TRAINING_KEYS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "poly_power", "unseen_weight")
 
 
 class TooFewClasses(ValueError):
@@ -179,7 +178,7 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, *, seed: int,
     compact = np.full(len(data.class_names), -1, dtype=np.int64)
     compact[classes] = np.arange(len(classes))
     pseudo_ids = list(range(len(data.remaining), len(classes)))
-    train_cfg = ClassifierTraining(**{k: classifier_cfg[k] for k in TRAINING_KEYS})
+    train_cfg = ClassifierTraining.from_config(classifier_cfg)
     model = fit_classifier(features, compact[labels], len(classes), pseudo_ids, train_cfg, seed=seed)
     with torch.no_grad():
         logits = model(torch.as_tensor(data.eval_features, dtype=torch.float32))

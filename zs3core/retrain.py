@@ -112,8 +112,7 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
         labels = np.concatenate([labels, added_labels.astype(np.int64)])
     unseen_ids = [class_names.index(c) for c in unseen]
     seen_ids = [c for c in range(len(class_names)) if c not in unseen_ids]
-    train_cfg = ClassifierTraining(**{k: cfg[k] for k in ("epochs", "batch_size", "lr", "momentum",
-                                                          "weight_decay", "poly_power", "unseen_weight")})
+    train_cfg = ClassifierTraining.from_config(cfg)
     if log:
         counts = np.bincount(labels, minlength=len(class_names))
         log.info("%s: %d rows (%s unseen), %d held-out seen pixels", method, len(labels),

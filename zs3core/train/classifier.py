@@ -27,6 +27,11 @@ class ClassifierTraining:
     poly_power: float = 0.9
     unseen_weight: float = 1.0
 
+    @classmethod
+    def from_config(cls, section: dict) -> "ClassifierTraining":
+        """The training keys of a `classifier:` config section (its other keys are ignored)."""
+        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
+
 
 def class_weights(num_classes: int, unseen_ids: Sequence[int], unseen_weight: float) -> torch.Tensor:
     weights = torch.ones(num_classes)
