@@ -26,19 +26,17 @@ GENERATOR_METHODS = {"zs3": "generator", "zs5": "generator", "zs3gc": "gc"}
 PROTOCOLS = ("strict", "authors", "unseen_masks", "real_unseen", "supervised")
 
 
+# The protocol of methods whose training reads the same ground truth whatever the classifier's
+# protocol; the rest (seen-only segmenter, baseline) read none: `strict`.
+FIXED_PROTOCOLS = {"supervised": "supervised", "ceiling": "real_unseen", "zs3gc": "unseen_masks",
+                   "authorszs3": "authors", "authorszs3gc": "authors"}
+
+
 def protocol(method: str, classifier_protocol: str) -> str:
     """The `protocol` value of a method's rows (see the module docstring)."""
-    if method == "supervised":
-        return "supervised"
-    if method == "ceiling":
-        return "real_unseen"
-    if method in ("zs3gc", "authorszs3gc"):
-        return "unseen_masks" if method == "zs3gc" else "authors"
     if method in ("zs3", "zs5"):  # ZS5Net's pseudo-labels come from the ZS3 model
         return classifier_protocol
-    if method == "authorszs3":
-        return "authors"
-    return "strict"  # seenonly, baseline
+    return FIXED_PROTOCOLS.get(method, "strict")
 
 
 def bandwidth_record(generator_cfg: dict) -> dict:
