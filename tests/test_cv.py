@@ -11,7 +11,8 @@ from zs3core.retrain import calibration_rows
 CLASSES = ["background", "cat", "dog", "sheep", "cow"]  # cow unseen
 CENTRES = np.array([[6.0, 0.0], [0.0, 6.0], [-6.0, 0.0], [0.0, -6.0], [6.0, 6.0]])
 HOLDOUT = frozenset({"im0", "im1", "im2", "im3", "im4", "im5", "im6", "im7"})
-CV_CFG = {"n_pseudo": None, "max_pseudo_fraction": 0.5}
+CV_CFG = {"n_pseudo": None, "max_pseudo_fraction": 0.5, "choice": "one_standard_error", "bootstrap": 50}
+ONE_IMAGE = np.zeros(3, dtype=np.int64)
 CLASSIFIER = {"epochs": 5, "batch_size": 16, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "poly_power": 0.9,
               "unseen_weight": 1.0, "calibration": {"rule": "cv", "gammas": [0, 0.5, 1, 2, 4], "max_unseen_rate": 0.05}}
 
@@ -37,11 +38,12 @@ def test_unbiased_logits_get_gamma_zero_and_seen_biased_ones_the_smallest_best_g
     # classes 0, 1 seen, 2 pseudo-unseen; one row each
     labels = np.array([0, 1, 2])
     unbiased = torch.tensor([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0]])
-    gamma, sweep = cv.choose_gamma_by_hiou(unbiased, labels, np.ones(3), [0, 1], [2], [0, 0.5, 1, 1.5, 2, 4])
+    gamma, sweep = cv.choose_gamma_by_hiou(unbiased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [0, 0.5, 1, 1.5, 2, 4])
     assert gamma == 0 and sweep[0]["hiou"] == 1.0
     # the pseudo row loses to seen class 1 by 1: gamma 1.5 and 2 are perfect, 4 flips the seen rows
     biased = torch.tensor([[3.0, 0, 0], [0, 3.0, 0], [0, 1.0, 0]])
-    gamma, sweep = cv.choose_gamma_by_hiou(biased, labels, np.ones(3), [0, 1], [2], [4, 2, 1.5, 1, 0.5, 0])
+    gamma, sweep = cv.choose_gamma_by_hiou(biased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [4, 2, 1.5, 1, 0.5, 0],
+                                           choice="best")
     assert gamma == 1.5
     assert [s["gamma"] for s in sweep] == [0, 0.5, 1, 1.5, 2, 4]
     assert [s["hiou"] for s in sweep][:3] == [0, 0, 0] and sweep[4]["hiou"] == 1.0 and sweep[5]["hiou"] < 1
@@ -53,11 +55,52 @@ def test_weights_decide_between_gammas():
     # 0.656 at gamma 0, 0.25 at 1; weights (1, 1, 10, 1): 0.156 at gamma 0, 0.647 at 1
     labels = np.array([0, 1, 2, 2])
     logits = torch.tensor([[3.0, 0, 0], [0, 0.5, 0], [0, 0.5, 0], [0, 0, 3.0]])
-    heavy_seen, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 10, 1, 1]), [0, 1], [2], [0, 1])
+    heavy_seen, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 10, 1, 1]), np.zeros(4), [0, 1], [2],
+                                                [0, 1], choice="best")
     assert [round(s["hiou"], 3) for s in sweep] == [0.656, 0.25]
-    heavy_pseudo, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 1, 10, 1]), [0, 1], [2], [0, 1])
+    heavy_pseudo, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 1, 10, 1]), np.zeros(4), [0, 1], [2],
+                                                  [0, 1], choice="best")
     assert [round(s["hiou"], 3) for s in sweep] == [0.156, 0.647]
     assert heavy_seen == 0 and heavy_pseudo == 1
+
+
+# Two kinds of image, classes 0, 1 seen and 2 pseudo-unseen, one row per (logits, label): gamma 1
+# turns the weak rows (logit 0.5 for class 1) into class 2, which fixes A's pseudo row and breaks B's
+# seen row.
+IMAGE_A = [([3, 0, 0], 0), ([0, 3, 0], 1), ([0, 3, 0], 1), ([0, 0.5, 0], 2), ([0, 0, 3], 2)]
+IMAGE_B = [([3, 0, 0], 0), ([0, 3, 0], 1), ([0, 0.5, 0], 1), ([0, 0, 3], 2), ([0, 0, 3], 2)]
+
+
+def scored_rows(images):
+    rows = [(logits, label, i) for i, image in enumerate(images) for logits, label in image]
+    return (torch.tensor([r[0] for r in rows], dtype=torch.float32), np.array([r[1] for r in rows]),
+            np.array([r[2] for r in rows]))
+
+
+def test_one_standard_error_keeps_gamma_zero_when_the_gain_is_within_the_noise():
+    # 5 images of each kind, pooled: at gamma 0 IoU 1, 20/25 and 15/20 (classes 0, 1, 2), hIoU 0.818;
+    # at gamma 1 IoU 1, 15/20, 20/25, hIoU 0.836. Which is better hangs on which images are drawn.
+    logits, labels, images = scored_rows([IMAGE_A] * 5 + [IMAGE_B] * 5)
+    best, sweep = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1],
+                                          choice="best")
+    careful, _ = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
+    assert best == 1 and careful == 0
+    assert [round(s["hiou"], 3) for s in sweep] == [0.818, 0.836]
+    assert 0 < sweep[1]["hiou"] - sweep[0]["hiou"] < sweep[1]["hiou_se"]
+    # the same gain on every image is no noise: the standard error is 0 and the offset is taken
+    logits, labels, images = scored_rows([IMAGE_A] * 4)
+    careful, sweep = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
+    assert careful == 1 and [s["hiou_se"] for s in sweep] == [0.0, 0.0]
+    assert [round(s["hiou"], 3) for s in sweep] == [0.625, 1.0]
+
+
+def test_the_bootstrap_is_fixed_by_the_seed():
+    logits, labels, images = scored_rows([IMAGE_A] * 3 + [IMAGE_B] * 4)
+    runs = [cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], seed=s)[1]
+            for s in (0, 0, 1)]
+    assert runs[0] == runs[1] and runs[0][1]["hiou_se"] != runs[2][1]["hiou_se"]
+    with pytest.raises(ValueError, match="cv.choice"):
+        cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], choice="median")
 
 
 def test_pixel_weights_are_pixels_over_sampled_rows():
@@ -115,7 +158,7 @@ def test_cross_validation_end_to_end_on_separable_features(tmp_path):
     write_toy(path)
     data = cv.load_cv_data(path, HOLDOUT, CV_CFG, seed=0, K=2)
     # real pseudo-unseen rows, well apart from the rest: nothing to correct
-    ceiling = cv.cross_validate("ceiling", data, CLASSIFIER, seed=0)
+    ceiling = cv.cross_validate("ceiling", data, CLASSIFIER, CV_CFG, seed=0)
     assert ceiling["gamma"] == 0 and ceiling["pseudo_unseen"] == [CLASSES[data.pseudo[0]]]
     assert max(s["hiou"] for s in ceiling["sweep"]) > 0.9
     embeddings = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
@@ -125,7 +168,7 @@ def test_cross_validation_end_to_end_on_separable_features(tmp_path):
     assert bank[0].shape == (6, 3) and set(bank[1].tolist()) == set(data.pseudo)
     again = cv.pseudo_bank(data, embeddings, generator, 6, dropout_at_generation=True, seed=0)
     assert np.array_equal(bank[0], again[0])
-    zs3 = cv.cross_validate("zs3", data, CLASSIFIER, seed=0, bank=bank)
+    zs3 = cv.cross_validate("zs3", data, CLASSIFIER, CV_CFG, seed=0, bank=bank)
     assert zs3["gamma"] in CLASSIFIER["calibration"]["gammas"] and zs3["training_rows"] == len(data.train.class_id) + 6
 
 

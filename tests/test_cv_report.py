@@ -11,10 +11,12 @@ def write_split(tmp_path, K, hiou):
     """A split's CV files (hIoU fractions) and results CSVs; `hiou`: {model: (raw, cv, rate)} in percent."""
     split = {"seed": 0, "K": K}
     for model, (raw, cv_h, rate) in hiou.items():
-        sweep = [{"gamma": 0.0, "seen_miou": 0.5, "unseen_miou": 0.1, "hiou": 0.2},
-                 {"gamma": 1.0, "seen_miou": 0.5, "unseen_miou": 0.3, "hiou": 0.4}]
+        sweep = [{"gamma": 0.0, "seen_miou": 0.5, "unseen_miou": 0.1, "hiou": 0.2, "hiou_se": 0.01},
+                 {"gamma": 1.0, "seen_miou": 0.5, "unseen_miou": 0.3, "hiou": 0.4, "hiou_se": 0.05},
+                 {"gamma": 2.0, "seen_miou": 0.4, "unseen_miou": 0.4, "hiou": 0.4, "hiou_se": 0.02}]
         split[f"gamma_{model}"] = tmp_path / f"k{K}_{model}.json"
-        split[f"gamma_{model}"].write_text(json.dumps({"gamma": 1.0, "pseudo_unseen": ["cat", "dog"]}))
+        split[f"gamma_{model}"].write_text(json.dumps({"gamma": 1.0, "choice": "one_standard_error",
+                                                         "pseudo_unseen": ["cat", "dog"]}))
         split[f"sweep_{model}"] = tmp_path / f"k{K}_{model}.csv"
         pd.DataFrame(sweep).to_csv(split[f"sweep_{model}"], index=False)
         split[f"results_{model}"] = tmp_path / f"k{K}_{model}_results.csv"
@@ -32,11 +34,13 @@ def test_summary_reads_each_rule_row_and_the_ratio_to_the_ceiling(tmp_path):
     assert zs3["rate_gamma"] == 4.0 and zs3["cv_gamma"] == 1.0 and zs3["applied_rule"] == "cv"
     assert zs3["pseudo_hiou_gamma0"] == pytest.approx(20) and zs3["pseudo_hiou_cv"] == pytest.approx(40)
     assert zs3["zs3_over_ceiling_cv"] == pytest.approx(0.5)
+    # the best of two equal maxima is the smaller gamma, with its standard error
+    assert zs3["best_gamma"] == 1.0 and zs3["pseudo_hiou_best"] == pytest.approx(40) and zs3["pseudo_hiou_se"] == 5
     assert pd.isna(summary[summary["model"] == "ceiling"].iloc[0]["zs3_over_ceiling_cv"])
     sweeps = sweep_table({(0, 2, m): pd.read_csv(splits[0][f"sweep_{m}"]) for m in ("zs3", "ceiling")})
-    assert list(sweeps.columns) == ["gamma", "K=2 ceiling", "K=2 zs3"] and list(sweeps["K=2 zs3"]) == [20, 40]
+    assert list(sweeps.columns) == ["gamma", "K=2 ceiling", "K=2 zs3"] and list(sweeps["K=2 zs3"]) == [20, 40, 40]
     md = cv_markdown("synthvoc", summary, sweeps)
-    assert "| 0 | 2 | zs3 | cat dog | 1 | 20.0 | 40.0 | 4 | 20.0 | 30.0 | 25.0 | cv | 0.50 |" in md
+    assert "| 0 | 2 | zs3 | cat dog | 1 | 40.0 ± 5.0 | 1 | 20.0 | 40.0 | 4 | 20.0 | 30.0 | 25.0 | cv | 0.50 |" in md
 
 
 def test_a_skipped_split_is_reported_with_its_reason(tmp_path):

@@ -24,7 +24,8 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
             bank = pseudo_bank(data, np.load(snakemake.input.embeddings), snakemake.params.generator,
                                snakemake.params.n_per_class, seed=seed, log=log,
                                dropout_at_generation=snakemake.params.dropout_at_generation)
-        result = cross_validate(kind, data, snakemake.params.classifier, seed=seed, bank=bank, log=log)
+        result = cross_validate(kind, data, snakemake.params.classifier, snakemake.params.cv, seed=seed, bank=bank,
+                                log=log)
         sweep = result.pop("sweep")
     with atomic_path(snakemake.output.sweep) as tmp:
         pd.DataFrame(sweep).to_csv(tmp, index=False)

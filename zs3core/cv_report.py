@@ -35,11 +35,15 @@ def cv_summary(splits: Sequence[dict]) -> pd.DataFrame:
         for kind in KINDS:
             with open(split[f"gamma_{kind}"]) as f:
                 record = json.load(f)
-            sweep = pd.read_csv(split[f"sweep_{kind}"]).set_index("gamma")["hiou"]
+            table = pd.read_csv(split[f"sweep_{kind}"]).set_index("gamma")
+            sweep = table["hiou"]
+            best = sweep.idxmax() if sweep.notna().any() else None  # first of equal maxima: the smallest gamma
             test = _test_hiou(split[f"results_{kind}"])
             rows.append({"seed": split["seed"], "K": split["K"], "model": kind,
                          "pseudo_unseen": " ".join(record["pseudo_unseen"]) or f"skipped: {record.get('skipped')}",
-                         "cv_gamma": record["gamma"],
+                         "cv_gamma": record["gamma"], "choice": record.get("choice"),
+                         "best_gamma": best, "pseudo_hiou_best": None if best is None else 100 * sweep[best],
+                         "pseudo_hiou_se": None if best is None else 100 * table.loc[best, "hiou_se"],
                          "pseudo_hiou_gamma0": 100 * sweep.iloc[0], "pseudo_hiou_cv": 100 * sweep[record["gamma"]],
                          "rate_gamma": test.get("gamma_rate"), "applied_rule": test["applied"],
                          "test_hiou_raw": test["raw"], "test_hiou_cv": test.get("cv"), "test_hiou_rate": test.get("rate")})
@@ -63,18 +67,26 @@ def _fmt(value) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
+def _gamma(value) -> str | None:
+    return None if value is None or pd.isna(value) else f"{value:g}"
+
+
 def cv_markdown(dataset: str, summary: pd.DataFrame, sweeps: pd.DataFrame) -> str:
     lines = [f"# Zero-shot cross-validation of gamma: {dataset}", "",
              "Pseudo-unseen classes are seen classes hidden from a GMMN and classifier trained on the other "
-             "seen classes, scored on held-out seen-only training images (pixel-weighted). Gamma = the grid "
-             "value of the best pseudo hIoU (ties: the smallest). Test hIoU from the results CSVs.", "",
-             "| seed | K | model | pseudo-unseen | CV gamma | pseudo hIoU (gamma 0) | pseudo hIoU (CV) | rate gamma "
-             "| test hIoU raw | test hIoU CV | test hIoU rate | applied | ZS3/ceiling (CV) |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "seen classes, scored on held-out seen-only training images (pixel-weighted). CV gamma = the "
+             "smallest grid value whose pseudo hIoU is within one standard error (bootstrap over the held-out "
+             "images) of the best (`cv.choice: one_standard_error`), or the best's (`best`). Test hIoU from the "
+             "results CSVs.", "",
+             "| seed | K | model | pseudo-unseen | best gamma | pseudo hIoU best ± SE | CV gamma | pseudo hIoU (gamma 0) "
+             "| pseudo hIoU (CV) | rate gamma | test hIoU raw | test hIoU CV | test hIoU rate | applied | ZS3/ceiling (CV) |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for _, r in summary.iterrows():
         lines.append("| " + " | ".join(_fmt(v) for v in (
-            r["seed"], r["K"], r["model"], r["pseudo_unseen"], f"{r['cv_gamma']:g}", r["pseudo_hiou_gamma0"],
-            r["pseudo_hiou_cv"], None if pd.isna(r["rate_gamma"]) else f"{r['rate_gamma']:g}", r["test_hiou_raw"],
+            r["seed"], r["K"], r["model"], r["pseudo_unseen"], _gamma(r["best_gamma"]),
+            None if pd.isna(r["pseudo_hiou_best"]) else f"{r['pseudo_hiou_best']:.1f} ± {r['pseudo_hiou_se']:.1f}",
+            _gamma(r["cv_gamma"]), r["pseudo_hiou_gamma0"],
+            r["pseudo_hiou_cv"], _gamma(r["rate_gamma"]), r["test_hiou_raw"],
             r["test_hiou_cv"], r["test_hiou_rate"], r["applied_rule"],
             None if pd.isna(r["zs3_over_ceiling_cv"]) else f"{r['zs3_over_ceiling_cv']:.2f}")) + " |")
     lines += ["", "Pseudo hIoU per gamma of the grid:", "",
