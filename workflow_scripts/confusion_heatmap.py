@@ -1,5 +1,5 @@
 """Rule confusion_heatmap: a results run's confusion matrix (the calibrated one where it has one) as a heatmap."""
-from zs3core.figures import confusion_heatmap, run_confusion, save_figure
+from zs3core.charts import confusion_heatmap, run_confusion, save_figure
 from zs3core.runlog import job_log
 
 with job_log(snakemake.log[0]) as log:

@@ -1,5 +1,5 @@
 """Rule fig5: ZS5Net's results over p -> results/fig5_{dataset}.csv and .png (the paper's Figure 5)."""
-from zs3core.figures import p_sweep_figure, p_sweep_table, save_figure, write_p_sweep
+from zs3core.charts import p_sweep_figure, p_sweep_table, save_figure, write_p_sweep
 from zs3core.runlog import job_log
 
 with job_log(snakemake.log[0]) as log:
