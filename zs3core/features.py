@@ -53,6 +53,7 @@ import h5py
 import numpy as np
 import scipy.ndimage
 
+from zs3core.hdf5 import CorruptHDF5, check_finished
 from zs3core.io import atomic_path
 
 LAYOUT_VERSION = 1
@@ -71,13 +72,8 @@ RESERVED_ATTRS = ("layout_version", "feature_dim", "max_per_class", "n_images", 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
-class CorruptFeatureFile(OSError):
+class CorruptFeatureFile(CorruptHDF5):
     """A feature file that is missing, unreadable, inconsistent or was never finished."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        super().__init__(f"{path}: {problem}. Rebuild it: `snakemake --forcerun {path}` "
-                         f"(or delete {path} and rerun the workflow).")
-        self.path = str(path)
 
 
 # ---------------------------------------------------------------- labels, regions, sampling
@@ -448,17 +444,8 @@ class FeatureFile:
         self._h5.close()
 
     def _validate(self) -> None:
-        attrs = self._h5.attrs
-        complete = attrs.get("complete")
-        if not (isinstance(complete, (bool, np.bool_)) and complete):
-            raise CorruptFeatureFile(self.path, "incomplete (its writer was interrupted)")
-        if attrs.get("layout_version") != LAYOUT_VERSION:
-            raise CorruptFeatureFile(self.path, f"layout version {attrs.get('layout_version')}, "
-                                                f"this code reads {LAYOUT_VERSION}")
-        missing = [name for name in (*ROW_DATASETS, *IMAGE_DATASETS, *REGION_DATASETS, "labels")
-                   if not isinstance(self._h5.get(name), h5py.Dataset)]
-        if missing:
-            raise CorruptFeatureFile(self.path, f"missing datasets {missing}")
+        check_finished(self._h5, self.path, LAYOUT_VERSION,
+                       (*ROW_DATASETS, *IMAGE_DATASETS, *REGION_DATASETS, "labels"), CorruptFeatureFile)
         with self._reading():
             self._check_lengths()
 
@@ -518,9 +505,21 @@ class FeatureFile:
                 v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v
                 for k, v in self._h5.attrs.items()}
 
-    def class_counts(self) -> np.ndarray:
-        """(C,) number of sampled rows per class."""
-        return np.array(json.loads(self._h5.attrs["class_counts"]), dtype=np.int64)
+    def class_counts(self, exclude_unseen_images: bool = False) -> np.ndarray:
+        """(C,) number of sampled rows per class (of images without unseen pixels only, if asked:
+        read from the class column, features untouched)."""
+        if not exclude_unseen_images:
+            return np.array(json.loads(self._h5.attrs["class_counts"]), dtype=np.int64)
+        with self._reading():
+            class_id = self._h5["class_id"][()]
+            image = self._h5["image"][()]
+        keep = self._image_mask(None, exclude_unseen_images)[image]
+        return np.bincount(class_id[keep].astype(np.int64), minlength=len(self.class_names))
+
+    def seen_class_ids(self) -> list[int]:
+        """Ids of every class not in `unseen_classes`, ascending."""
+        unseen = set(self.class_ids(self.unseen_classes).tolist())
+        return [c for c in range(len(self.class_names)) if c not in unseen]
 
     def image_table(self) -> dict[str, np.ndarray]:
         """Per-image columns plus the start offsets of each image's rows, regions, label map."""
