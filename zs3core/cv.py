@@ -40,9 +40,10 @@ import numpy as np
 import torch
 
 from zs3core.calibration import apply_gamma
-from zs3core.features import VOID, FeatureFile
+from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.metrics import summarize
+from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import TrainingRows, fit_gmmn, resolve_config, training_device
 

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from zs3core.features import FeatureWriter, connected_regions, downsample_labels, sample_pixels
+from zs3core.features import FeatureWriter
+from zs3core.regions import connected_regions, downsample_labels, sample_pixels
 from zs3core.models.deeplab import DeepLabV3Plus
 
 BATCH_SIZE = 8  # images per forward pass where consecutive images have equal sizes
