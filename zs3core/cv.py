@@ -45,7 +45,7 @@ from zs3core.holdout import image_mask
 from zs3core.metrics import summarize
 from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
-from zs3core.train.generator import TrainingRows, fit_gmmn, resolve_config, training_device
+from zs3core.train.generator import GeneratorRows, fit_gmmn, resolve_config, training_device
 
 KINDS = ("zs3", "ceiling")
 BACKGROUND = 0
@@ -105,7 +105,7 @@ class CVData:
     class_names: list[str]
     pseudo: list[int]  # class ids
     remaining: list[int]  # seen class ids that stay seen
-    train: TrainingRows  # generator and zs3 classifier rows (no pseudo-unseen image)
+    train: GeneratorRows  # generator and zs3 classifier rows (no pseudo-unseen image)
     pool_features: np.ndarray  # ceiling rows: every non-held-out seen-only image
     pool_labels: np.ndarray
     eval_features: np.ndarray  # held-out seen-only images
@@ -138,7 +138,7 @@ def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: i
     labels = rows.class_id.astype(np.int64)
     remaining = [c for c in seen if c not in pseudo]
     return CVData(names, pseudo, remaining,
-                  TrainingRows(rows.features[train], labels[train], remaining),
+                  GeneratorRows(rows.features[train], labels[train], remaining),
                   rows.features[~row_held], labels[~row_held],
                   rows.features[row_held], labels[row_held],
                   pixel_weights(rows.image[row_held], labels[row_held], label_maps))

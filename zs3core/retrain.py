@@ -43,14 +43,14 @@ PROTOCOLS = ("strict", "authors")
 
 
 @dataclass
-class TrainingRows:
+class ClassifierRows:
     """Feature rows for the classifier, and the held-out seen pixels for calibration."""
     features: np.ndarray
     labels: np.ndarray
     heldout: np.ndarray
 
 
-def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[str]) -> TrainingRows:
+def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[str]) -> ClassifierRows:
     """Real feature rows of the images not in `holdout`; the held-out seen-only images' rows
     are returned apart, for calibration.
 
@@ -68,7 +68,7 @@ def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[s
         if not include_unseen_images:
             unseen_ids = [f.class_names.index(c) for c in f.unseen_classes]
             assert not np.isin(rows.class_id, unseen_ids).any(), "a seen-only image holds an unseen class"
-    return TrainingRows(rows.features, rows.class_id.astype(np.int64), heldout)
+    return ClassifierRows(rows.features, rows.class_id.astype(np.int64), heldout)
 
 
 def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: int,

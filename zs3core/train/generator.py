@@ -110,13 +110,14 @@ def default_loss_csv(out_path: str | os.PathLike) -> Path:
 
 
 @dataclass(frozen=True)
-class TrainingRows:
+class GeneratorRows:
+    """Real feature rows the GMMN trains on (seen classes of seen-only images), its seen classes."""
     features: np.ndarray  # (N, D) float32
     class_id: np.ndarray  # (N,) int64
     seen_class_ids: list[int]  # every seen class of the file (some may have no row)
 
 
-def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> TrainingRows:
+def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> GeneratorRows:
     """Rows of seen classes from images without unseen pixels and not held out
     (`zs3core.holdout`); checked, not just requested."""
     seen = ff.seen_class_ids()
@@ -126,7 +127,7 @@ def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -
     unseen_ids = ff.class_ids(ff.unseen_classes)
     if (table["has_unseen"] | held)[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
         raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out row reached the generator's data")
-    return TrainingRows(rows.features, rows.class_id.astype(np.int64), seen)
+    return GeneratorRows(rows.features, rows.class_id.astype(np.int64), seen)
 
 
 class RealSampler:
@@ -171,7 +172,7 @@ def bandwidth_sample(features: np.ndarray, class_id: np.ndarray, n: int, seed: i
 # ---------------------------------------------------------------- training
 
 
-def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: TrainingRows,
+def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: GeneratorRows,
                   feature_file: str | os.PathLike) -> torch.Tensor:
     """The (C, E) class table as a tensor, once it is known to fit the file and rows exist."""
     table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
@@ -205,7 +206,7 @@ class FittedGMMN:
     seconds: float
 
 
-def fit_gmmn(rows: TrainingRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
+def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
              device: torch.device, class_names: Sequence[str], log: logging.Logger | None = None,
              source: object = "") -> FittedGMMN:
     """The MMD training loop on given real rows (`cfg` resolved): shared by step 1 and the
