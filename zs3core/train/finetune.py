@@ -105,7 +105,7 @@ def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_in
     model = DecoderFinetune(with_classifier(segmenter, zs3_state))
     weights_path = work_dir / "finetuned.pt"
     train_segmenter(model, dataset, nn.CrossEntropyLoss(ignore_index=255), train, work_dir=work_dir,
-                    out_path=weights_path, device="cpu" if not torch.cuda.is_available() else None, log=log)
+                    out_path=weights_path, log=log)
     weights, _ = load_trained(weights_path)
     model.load_state_dict(weights)
     net = model.net.cpu()

@@ -68,6 +68,7 @@ import torch
 
 from zs3core.banks import save_bank
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
@@ -91,14 +92,6 @@ def resolve_config(cfg: dict) -> dict:
     if missing:
         raise KeyError(f"generator config lacks {missing}: pass the whole section (config.yaml `generator:`)")
     return {k: cfg[k] for k in GMMN_KEYS}
-
-
-def training_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("generator.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
 
 
 def default_loss_csv(out_path: str | os.PathLike) -> Path:
@@ -274,7 +267,7 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     absolute bandwidths used, class names and what was trained on.
     """
     cfg = resolve_config(cfg)
-    device = training_device(cfg["device"])
+    device = resolve_device(cfg["device"])
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)
@@ -342,7 +335,7 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     with `seed`, class after class in the given order: the same bank on every device up to
     floating-point differences of the network. Generation runs on CUDA when available.
     """
-    device = training_device("auto") if device is None else torch.device(device)
+    device = resolve_device(device)
     model, state = load_generator(generator_path, device)
     class_names = list(class_names)
     if state.get("class_names") not in (None, class_names):

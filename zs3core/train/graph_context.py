@@ -48,6 +48,7 @@ import torch
 
 from zs3core.banks import save_bank
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
 from zs3core.holdout import image_mask
@@ -56,7 +57,7 @@ from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
 from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config,
-                                     seen_training_rows, training_device)
+                                     seen_training_rows)
 
 GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
@@ -136,7 +137,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     `holdout` are left out (`zs3core.holdout`).
     """
     cfg = resolve_gc_config(cfg)
-    device = training_device(cfg["device"])
+    device = resolve_device(cfg["device"])
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)
