@@ -8,7 +8,7 @@ from zs3core.retrain import authors_rows, retrain
 from zs3core.runlog import job_log
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
-    method = snakemake.rule.removeprefix("retrain_")
+    method = snakemake.params.method
     cfg = snakemake.params.classifier
     holdout = read_holdout(snakemake.input.holdout)
     synthetic = None
