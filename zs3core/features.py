@@ -5,11 +5,11 @@ read real pixel features from `features/{dataset}/k{K}/{split}.h5`, written once
 and data split by streaming one image at a time through `FeatureWriter` (peak memory does not
 grow with the number of images), and read back through `FeatureFile`.
 
-Sampling (`zs3core.regions`). Labels are downsampled to the feature grid (`downsample_labels`), then for every
-class present (void 255 excluded) at most `max_per_class` pixels are drawn uniformly without
-replacement (`sample_pixels`). Because small regions may get no sampled pixel, the exact mean
-feature of every connected region (computed from the full feature map) is stored as well: the
-graph-context generator's node feature.
+Sampling (`zs3core.regions`). Labels are downsampled to the feature grid (`downsample_labels`),
+then for every class present (void 255 excluded) at most `max_per_class` pixels are drawn
+uniformly without replacement (`sample_pixels`). Because small regions may get no sampled pixel,
+the exact mean feature of every connected region (computed from the full feature map) is stored
+as well: the graph-context generator's node feature.
 
 HDF5 layout (version `LAYOUT_VERSION`; N sampled rows, n images, R regions, L label pixels):
 
