@@ -18,3 +18,5 @@ def test_cuda_without_a_cuda_device_is_refused(monkeypatch):
     for name in ("cuda", "cuda:1", torch.device("cuda")):
         with pytest.raises(RuntimeError, match="no CUDA device"):
             resolve_device(name)
+    with pytest.raises(RuntimeError, match="^gc.device is 'cuda' but"):
+        resolve_device("cuda", "gc.device")

@@ -154,7 +154,7 @@ def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per
     cfg = resolve_config(generator_cfg)
     table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
     fit = fit_gmmn(data.train, table, data.train.features.shape[1], cfg, seed=seed,
-                   device=resolve_device(cfg["device"]), class_names=data.class_names, log=log,
+                   device=resolve_device(cfg["device"], "generator.device"), class_names=data.class_names, log=log,
                    source="cross-validation rows")
     n = n_per_class or int(round(float(np.mean(list(fit.rows_per_class.values())))))
     features, class_id = fit.model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,

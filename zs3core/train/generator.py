@@ -267,7 +267,7 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     absolute bandwidths used, class names and what was trained on.
     """
     cfg = resolve_config(cfg)
-    device = resolve_device(cfg["device"])
+    device = resolve_device(cfg["device"], "generator.device")
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)

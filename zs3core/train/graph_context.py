@@ -137,7 +137,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     `holdout` are left out (`zs3core.holdout`).
     """
     cfg = resolve_gc_config(cfg)
-    device = resolve_device(cfg["device"])
+    device = resolve_device(cfg["device"], "gc.device")
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)
