@@ -32,6 +32,7 @@ from zs3core.data.dataset import SegmentationDataset  # noqa: E402
 from zs3core.data.index import index_rows, write_index  # noqa: E402
 from zs3core.data.transforms import eval_transform  # noqa: E402
 from zs3core.data.voc import voc_records  # noqa: E402
+from zs3core.device import resolve_device  # noqa: E402
 from zs3core.feature_extraction import (BATCH_SIZE, _normalised, equal_size_batches,  # noqa: E402
                                         extract_features)
 from zs3core.features import FeatureWriter  # noqa: E402
@@ -126,7 +127,7 @@ def main():
                         help="skip the training-rate and generator measurements")
     parser.add_argument("--workers", type=int, default=6, help="DataLoader workers of the extraction")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     quick = args.quick or device.type == "cpu"
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
     rows = []

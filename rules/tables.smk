@@ -11,6 +11,7 @@ rule table1:
         csv="results/table1_{dataset}.csv",
         md=report("results/table1_{dataset}.md", caption="../report/table1.rst", category="Tables"),
     params:
+        table="table1",
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table1_{dataset}.log",
@@ -29,6 +30,7 @@ rule table2:
         csv="results/table2_{dataset}.csv",
         md=report("results/table2_{dataset}.md", caption="../report/table2.rst", category="Tables"),
     params:
+        table="table2",
         ks=lambda wc: split_ks(config, wc.dataset)[-1:],
     log:
         "logs/tables/table2_{dataset}.log",
@@ -48,6 +50,7 @@ rule table3:
         csv="results/table3_{dataset}.csv",
         md=report("results/table3_{dataset}.md", caption="../report/table3.rst", category="Tables"),
     params:
+        table="table3",
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table3_{dataset}.log",
@@ -66,6 +69,7 @@ rule table4:
         csv="results/table4_{dataset}.csv",
         md=report("results/table4_{dataset}.md", caption="../report/table4.rst", category="Tables"),
     params:
+        table="table4",
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table4_{dataset}.log",

@@ -10,7 +10,7 @@ from torchvision.models import resnet101
 from authors_layout import authors_state_dict, constant_state_dict, write_authors_file
 from zs3core.authors import AUTHORS_ARCHITECTURE, CLASSES, UNSEEN_ORDER
 from zs3core.authors_checkpoints import MODULE_MAP, authors_segmenter, convert_step0, rename
-from zs3core.checkpoints import CorruptCheckpoint, load_foreign_checkpoint
+from zs3core.checkpoints import CorruptCheckpoint, load_checkpoint
 from zs3core.models.deeplab import build_segmenter
 from zs3core.train.step0 import load_step0
 
@@ -86,10 +86,12 @@ def test_unexpected_pickled_object_is_refused(tmp_path, cheap):
 
 def test_numpy_scalar_allowed_other_numpy_types_not(tmp_path):
     torch.save({"best_pred": np.float64(0.5), "epoch": 3}, tmp_path / "ok.pt")
-    assert load_foreign_checkpoint(tmp_path / "ok.pt")["best_pred"] == 0.5
+    assert load_checkpoint(tmp_path / "ok.pt", foreign=True)["best_pred"] == 0.5
+    with pytest.raises(CorruptCheckpoint, match="ok.pt.*scalar"):  # not in the workflow's own files
+        load_checkpoint(tmp_path / "ok.pt")
     torch.save({"table": np.zeros(3)}, tmp_path / "array.pt")
     with pytest.raises(CorruptCheckpoint, match="array.pt"):
-        load_foreign_checkpoint(tmp_path / "array.pt")
+        load_checkpoint(tmp_path / "array.pt", foreign=True)
 
 
 def test_not_a_deeplab_file(tmp_path):

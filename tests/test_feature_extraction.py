@@ -60,7 +60,7 @@ def test_rows_equal_the_model_features_at_their_positions(tmp_path):
 def test_device_side_rows_equal_the_numpy_reference():
     """The CUDA path's rows and region means (run here on CPU tensors) equal FeatureWriter.add's."""
     from zs3core.feature_extraction import feature_grid, image_rows, plan_image
-    from zs3core.features import connected_regions, downsample_labels, region_means, sample_pixels
+    from zs3core.regions import connected_regions, downsample_labels, region_means, sample_pixels
 
     rng = np.random.default_rng(0)
     mask = rng.integers(0, 3, (35, 43)).astype(np.uint8)

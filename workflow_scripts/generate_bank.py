@@ -1,8 +1,9 @@
 """Rule generate_bank: a trained generator -> banks/{dataset}/k{K}/gmmn.h5 (unseen classes)."""
 import numpy as np
 
+from zs3core.banks import default_bank_size
 from zs3core.runlog import job_log
-from zs3core.train.generator import default_bank_size, write_bank
+from zs3core.train.generator import write_bank
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
     classes = snakemake.params.classes

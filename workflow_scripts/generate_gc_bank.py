@@ -1,8 +1,8 @@
 """Rule generate_gc_bank: GC generator + training masks -> banks/{dataset}/k{K}/gc.h5 (unseen nodes)."""
 import numpy as np
 
+from zs3core.banks import default_bank_size
 from zs3core.runlog import job_log
-from zs3core.train.generator import default_bank_size
 from zs3core.train.graph_context import write_gc_bank
 
 with job_log(snakemake.log[0], snakemake.threads) as log:

@@ -14,7 +14,7 @@ NOTES = ("Generalized evaluation over all classes at the original resolution, in
          "unseen features.")
 
 with job_log(snakemake.log[0]):
-    name, dataset, ks = snakemake.rule, snakemake.wildcards.dataset, snakemake.params.ks
+    name, dataset, ks = snakemake.params.table, snakemake.wildcards.dataset, snakemake.params.ks
     if name == "table2":
         df = tables.table2(list(snakemake.input), dataset=dataset, k=ks[-1])
     elif name == "table4":

@@ -1,14 +1,14 @@
 """Rules retrain_zs3 / retrain_ceiling: features (+ synthetic) -> classifiers/{dataset}/k{K}/{method}.pt."""
 import numpy as np
 
+from zs3core.banks import read_bank
 from zs3core.cv import read_cv_gamma
 from zs3core.holdout import read_holdout
 from zs3core.retrain import authors_rows, retrain
 from zs3core.runlog import job_log
-from zs3core.train.generator import read_bank
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
-    method = snakemake.rule.removeprefix("retrain_")
+    method = snakemake.params.method
     cfg = snakemake.params.classifier
     holdout = read_holdout(snakemake.input.holdout)
     synthetic = None

@@ -1,9 +1,9 @@
 """Rule retrain_zs3gc: seen-only features + GC bank -> classifiers/{dataset}/k{K}/zs3gc.pt."""
+from zs3core.banks import read_bank
 from zs3core.cv import read_cv_gamma
 from zs3core.holdout import read_holdout
 from zs3core.retrain import retrain
 from zs3core.runlog import job_log
-from zs3core.train.generator import read_bank
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
     bank = read_bank(snakemake.input.bank)

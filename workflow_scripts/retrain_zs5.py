@@ -2,13 +2,13 @@
 the 1x1 classifier on real seen + synthetic + pseudo-labelled rows, or the fine-tuned decoder."""
 from pathlib import Path
 
+from zs3core.banks import read_bank
 from zs3core.cv import read_cv_gamma
 from zs3core.holdout import read_holdout
 from zs3core.retrain import load_classifier, pseudo_rows, retrain
 from zs3core.runlog import job_log
 from zs3core.selftrain import pseudo_index
 from zs3core.train.finetune import finetune_zs5
-from zs3core.train.generator import read_bank
 from zs3core.train.segmenter import SegmenterTraining
 from zs3core.train.step0 import TRAINING_KEYS, load_step0
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from zs3core.authors import CLASSES, split_problems
-from zs3core.checkpoints import load_foreign_checkpoint, save_checkpoint
+from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.models.deeplab import DeepLabV3Plus, build_segmenter
 
 # Their module -> ours; a tensor `<their module>.<name>` becomes `<our module>.<name>`.
@@ -85,7 +85,7 @@ def to_class_order(state: dict[str, Tensor], theirs: Sequence[str], ours: Sequen
 
 def load_authors_state(path, class_names: Sequence[str], fmt: str, model: DeepLabV3Plus) -> tuple[dict, dict]:
     """(state dict for `model` in our names and class order, meta) of one of their DeepLab files."""
-    checkpoint = load_foreign_checkpoint(path)
+    checkpoint = load_checkpoint(path, foreign=True)
     if not isinstance(checkpoint.get("state_dict"), Mapping):
         raise ValueError(f"{path} has no 'state_dict' dict (entries: {sorted(checkpoint)}): not one of the "
                          f"authors' DeepLab files")

@@ -35,55 +35,42 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
             os.fsync(f.fileno())
 
 
-def load_checkpoint(path: str | os.PathLike, rebuild_hint: str | None = None) -> dict:
-    """Load a checkpoint dict on the CPU with `weights_only=True`.
-
-    A missing file raises FileNotFoundError; a file that cannot be read as a checkpoint dict raises
-    `CorruptCheckpoint`, whose message names the file and says how to rebuild it: delete it and
-    rerun `snakemake <rebuild_hint>` (the target that produces it), or the rule that wrote it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    todo = (f"delete it and rerun `snakemake {rebuild_hint}`" if rebuild_hint
-            else "delete it and rerun the Snakemake rule that writes it")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, garbage, pickled objects refused by weights_only, ...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CorruptCheckpoint(f"{path} is not a readable checkpoint ({type(e).__name__}: {reason}); "
-                                f"{todo}") from e
-    if not isinstance(state, dict):
-        raise CorruptCheckpoint(f"{path} holds a {type(state).__name__}, not a checkpoint dict; {todo}")
-    return state
-
-
 # What a pickled numpy float64 scalar needs (the authors' `best_pred`), under numpy 2's name and the
 # numpy 1 name their files were written with; no other non-tensor object is let through.
 NUMPY_SCALAR_GLOBALS = [np._core.multiarray.scalar, (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
                         np.dtype, np.dtypes.Float64DType]
 
 
-def load_foreign_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint written by other code (the authors' files, ImageNet backbones) on the CPU.
+def load_checkpoint(path: str | os.PathLike, rebuild_hint: str | None = None, *, foreign: bool = False) -> dict:
+    """Load a checkpoint dict on the CPU with `weights_only=True`.
 
-    `weights_only=True` with only numpy float64 scalars allow-listed (never `weights_only=False`,
-    which would run whatever the file pickled). A missing file raises FileNotFoundError; any other
-    pickled object, or a file that is not a checkpoint dict, raises `CorruptCheckpoint` naming both.
+    `foreign`: a file written by other code (the authors' files, ImageNet backbones), in which numpy
+    float64 scalars are allowed too (never `weights_only=False`, which would run whatever the file
+    pickled). A missing file raises FileNotFoundError; a file that cannot be read as a checkpoint
+    dict raises `CorruptCheckpoint`, whose message names the file, the refused object or read
+    error, and what to do: for the workflow's own files, delete it and rerun
+    `snakemake <rebuild_hint>` (the target that produces it), or the rule that wrote it; for a
+    foreign file, what it may hold.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if foreign:
+        todo = "expected only tensors, containers and numpy float64 scalars"
+    elif rebuild_hint:
+        todo = f"delete it and rerun `snakemake {rebuild_hint}`"
+    else:
+        todo = "delete it and rerun the Snakemake rule that writes it"
     try:
-        with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS):
+        with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS if foreign else []):
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # truncated zip, garbage, pickled objects refused by weights_only, ...
         found = re.search(r"WeightsUnpickler error: (.*?)(?: was not an allowed global|\n|$)", str(e))
-        reason = found.group(1) if found else f"{type(e).__name__}: {str(e).strip()[:200]}"
-        raise CorruptCheckpoint(f"{path} cannot be loaded safely ({reason}); expected only tensors, containers "
-                                f"and numpy float64 scalars") from e
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        reason = found.group(1) if found else f"{type(e).__name__}: {first}" if first else type(e).__name__
+        raise CorruptCheckpoint(f"{path} is not a readable checkpoint ({reason}); {todo}") from e
     if not isinstance(state, dict):
-        raise CorruptCheckpoint(f"{path} holds a {type(state).__name__}, expected a checkpoint dict")
+        raise CorruptCheckpoint(f"{path} holds a {type(state).__name__}, not a checkpoint dict; {todo}")
     return state
 
 

@@ -45,11 +45,13 @@ import numpy as np
 import torch
 
 from zs3core.calibration import apply_gamma
-from zs3core.features import VOID, FeatureFile
+from zs3core.device import resolve_device
+from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.metrics import summarize
+from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
-from zs3core.train.generator import TrainingRows, fit_gmmn, resolve_config, training_device
+from zs3core.train.generator import GeneratorRows, fit_gmmn, resolve_config
 
 KINDS = ("zs3", "ceiling")
 BACKGROUND = 0
@@ -128,7 +130,7 @@ class CVData:
     class_names: list[str]
     pseudo: list[int]  # class ids
     remaining: list[int]  # seen class ids that stay seen
-    train: TrainingRows  # generator and zs3 classifier rows (no pseudo-unseen image)
+    train: GeneratorRows  # generator and zs3 classifier rows (no pseudo-unseen image)
     pool_features: np.ndarray  # ceiling rows: every non-held-out seen-only image
     pool_labels: np.ndarray
     eval_features: np.ndarray  # held-out seen-only images
@@ -162,7 +164,7 @@ def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: i
     labels = rows.class_id.astype(np.int64)
     remaining = [c for c in seen if c not in pseudo]
     return CVData(names, pseudo, remaining,
-                  TrainingRows(rows.features[train], labels[train], remaining),
+                  GeneratorRows(rows.features[train], labels[train], remaining),
                   rows.features[~row_held], labels[~row_held],
                   rows.features[row_held], labels[row_held],
                   pixel_weights(rows.image[row_held], labels[row_held], label_maps), rows.image[row_held])
@@ -177,7 +179,7 @@ def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per
     cfg = resolve_config(generator_cfg)
     table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
     fit = fit_gmmn(data.train, table, data.train.features.shape[1], cfg, seed=seed,
-                   device=training_device(cfg["device"]), class_names=data.class_names, log=log,
+                   device=resolve_device(cfg["device"], "generator.device"), class_names=data.class_names, log=log,
                    source="cross-validation rows")
     n = n_per_class or int(round(float(np.mean(list(fit.rows_per_class.values())))))
     features, class_id = fit.model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,

@@ -19,6 +19,7 @@ from zs3core import metrics
 from zs3core.calibration import apply_gamma
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.transforms import eval_transform
+from zs3core.device import resolve_device
 from zs3core.io import atomic_path, write_npy
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
@@ -115,7 +116,7 @@ def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unse
     ground truth resized to that short side. The row's own column decides, so it cannot misreport.
     """
     calibrations = calibrations or {"raw": 0.0}
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     dataset = SegmentationDataset(index_csv, split, eval_transform(meta.get("eval_short_side") or None))
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
     unseen_ids = [class_names.index(c) for c in unseen]

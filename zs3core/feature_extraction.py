@@ -24,7 +24,9 @@ from tqdm import tqdm
 
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from zs3core.features import FeatureWriter, connected_regions, downsample_labels, sample_pixels
+from zs3core.device import resolve_device
+from zs3core.features import FeatureWriter
+from zs3core.regions import connected_regions, downsample_labels, sample_pixels
 from zs3core.models.deeplab import DeepLabV3Plus
 
 BATCH_SIZE = 8  # images per forward pass where consecutive images have equal sizes
@@ -127,7 +129,7 @@ def extract_features(segmenter: DeepLabV3Plus, index_csv, split: str, class_name
     Up to `batch_size` consecutive images of equal size share a forward pass (eval mode: the
     features do not depend on the batch).
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     segmenter = segmenter.eval().to(device)
     dataset = SegmentationDataset(index_csv, split)
     loader = torch.utils.data.DataLoader(_PlannedImages(dataset, unseen, max_per_class, seed), batch_size=None,

@@ -5,11 +5,11 @@ read real pixel features from `features/{dataset}/k{K}/{split}.h5`, written once
 and data split by streaming one image at a time through `FeatureWriter` (peak memory does not
 grow with the number of images), and read back through `FeatureFile`.
 
-Sampling. Labels are downsampled to the feature grid (`downsample_labels`), then for every
-class present (void 255 excluded) at most `max_per_class` pixels are drawn uniformly without
-replacement (`sample_pixels`). Because small regions may get no sampled pixel, the exact mean
-feature of every connected region (computed from the full feature map) is stored as well: the
-graph-context generator's node feature.
+Sampling (`zs3core.regions`). Labels are downsampled to the feature grid (`downsample_labels`),
+then for every class present (void 255 excluded) at most `max_per_class` pixels are drawn
+uniformly without replacement (`sample_pixels`). Because small regions may get no sampled pixel,
+the exact mean feature of every connected region (computed from the full feature map) is stored
+as well: the graph-context generator's node feature.
 
 HDF5 layout (version `LAYOUT_VERSION`; N sampled rows, n images, R regions, L label pixels):
 
@@ -51,12 +51,12 @@ from typing import Iterable, Sequence
 
 import h5py
 import numpy as np
-import scipy.ndimage
 
+from zs3core.hdf5 import CorruptHDF5, check_finished
 from zs3core.io import atomic_path
+from zs3core.regions import VOID, connected_regions, region_means, sample_pixels
 
 LAYOUT_VERSION = 1
-VOID = 255
 CHUNK_ROWS = 4096  # rows per HDF5 chunk of the per-row datasets
 IMAGE_CHUNK = 1024  # entries per chunk of the per-image and per-region datasets
 LABEL_CHUNK = 1 << 16  # bytes per chunk of the concatenated label maps
@@ -68,120 +68,10 @@ IMAGE_DATASETS = ("image_id", "has_unseen", "shape", "row_count", "region_count"
 REGION_DATASETS = ("region_features", "region_class", "region_size")
 RESERVED_ATTRS = ("layout_version", "feature_dim", "max_per_class", "n_images", "n_rows",
                   "n_regions", "class_names", "unseen_classes", "class_counts", "complete")
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
-class CorruptFeatureFile(OSError):
+class CorruptFeatureFile(CorruptHDF5):
     """A feature file that is missing, unreadable, inconsistent or was never finished."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        super().__init__(f"{path}: {problem}. Rebuild it: `snakemake --forcerun {path}` "
-                         f"(or delete {path} and rerun the workflow).")
-        self.path = str(path)
-
-
-# ---------------------------------------------------------------- labels, regions, sampling
-
-
-def downsample_labels(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour label map on the (h, w) feature grid; void (255) stays void.
-
-    Output cell i takes source pixel floor((i + 0.5) * H / h), the pixel under the cell's centre:
-    the grid on which bilinear upsampling with align_corners=False (the model's convention)
-    places feature i, so every label sits where its feature is read (torch's 'nearest-exact').
-    """
-    label = np.asarray(label)
-    if label.ndim != 2:
-        raise ValueError(f"label must be 2-D (H, W), got shape {label.shape}")
-    rows = _centre_indices(label.shape[0], size[0])
-    cols = _centre_indices(label.shape[1], size[1])
-    return label[np.ix_(rows, cols)]
-
-
-def _centre_indices(src: int, dst: int) -> np.ndarray:
-    """floor((i + 0.5) * src / dst) in integer arithmetic: no float rounding picks a neighbour."""
-    if dst < 1:
-        raise ValueError(f"target size must be positive, got {dst}")
-    i = np.arange(dst)
-    return np.minimum((2 * i + 1) * src // (2 * dst), src - 1)
-
-
-def connected_regions(label_small: np.ndarray) -> np.ndarray:
-    """Id of the 8-connected same-label region of every pixel; void pixels get -1.
-
-    Ids run 0 .. R-1, by class then in scan order of the region's first pixel, so the same map
-    always gives the same ids (readers recompute them from the stored label map).
-    """
-    label_small = np.asarray(label_small)
-    regions = np.full(label_small.shape, -1, dtype=np.int32)
-    next_id = 0
-    for c in np.unique(label_small):
-        if c == VOID:
-            continue
-        components, count = scipy.ndimage.label(label_small == c, structure=_EIGHT_CONNECTED)
-        inside = components > 0
-        regions[inside] = components[inside] - 1 + next_id
-        next_id += count
-    return regions
-
-
-def region_adjacency(regions: np.ndarray) -> np.ndarray:
-    """(E, 2) sorted unique pairs a < b of regions that touch (8-neighbourhood).
-
-    Void pixels (-1) join nothing, so objects framed by a void border (as in VOC masks) are not
-    adjacent to their surroundings unless the caller fills the void first.
-    """
-    regions = np.asarray(regions)
-    pairs = [np.stack([a.ravel(), b.ravel()], axis=1) for a, b in (
-        (regions[:, :-1], regions[:, 1:]),  # right
-        (regions[:-1, :], regions[1:, :]),  # down
-        (regions[:-1, :-1], regions[1:, 1:]),  # down-right
-        (regions[:-1, 1:], regions[1:, :-1]),  # down-left
-    )]
-    pairs = np.concatenate(pairs)
-    pairs = pairs[(pairs >= 0).all(axis=1) & (pairs[:, 0] != pairs[:, 1])]
-    return np.unique(np.sort(pairs, axis=1), axis=0).reshape(-1, 2)
-
-
-def sample_pixels(label_small: np.ndarray, max_per_class: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Flat (row-major) indices of at most `max_per_class` pixels of each class present.
-
-    Uniform without replacement within a class, all of a class's pixels when it has fewer; void
-    is never sampled. Grouped by class (ascending), sorted within a class; deterministic for a
-    given rng state.
-    """
-    if max_per_class < 1:
-        raise ValueError(f"max_per_class must be >= 1, got {max_per_class}")
-    flat = np.asarray(label_small).ravel()
-    order = np.argsort(flat, kind="stable")
-    classes, starts, counts = np.unique(flat[order], return_index=True, return_counts=True)
-    picked = []
-    for c, start, count in zip(classes, starts, counts):
-        if c == VOID:
-            continue
-        members = order[start:start + count]
-        if count > max_per_class:
-            members = np.sort(members[rng.choice(count, size=max_per_class, replace=False)])
-        picked.append(members)
-    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
-
-
-def region_means(features: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, D) mean feature and (R,) pixel count of every region of a (D, h, w) feature map.
-
-    Pixels are grouped by region id and summed with `np.add.reduceat`: linear in the map size
-    whatever the number of regions, and free of BLAS threads (which stall when they compete with
-    the segmenter's own threads on a busy machine).
-    """
-    flat = regions.ravel()
-    order = np.argsort(flat, kind="stable")
-    order = order[np.searchsorted(flat[order], 0):]  # drop void (-1), which sorts first
-    ids = flat[order]
-    starts = np.flatnonzero(np.diff(ids, prepend=-1))  # ids are 0 .. R-1, each present
-    sizes = np.diff(np.r_[starts, ids.size]).astype(np.int32)
-    sums = np.add.reduceat(features.reshape(features.shape[0], -1)[:, order], starts, axis=1)
-    return (sums.T / sizes[:, None]).astype(np.float32), sizes
 
 
 # ---------------------------------------------------------------- writing
@@ -448,17 +338,8 @@ class FeatureFile:
         self._h5.close()
 
     def _validate(self) -> None:
-        attrs = self._h5.attrs
-        complete = attrs.get("complete")
-        if not (isinstance(complete, (bool, np.bool_)) and complete):
-            raise CorruptFeatureFile(self.path, "incomplete (its writer was interrupted)")
-        if attrs.get("layout_version") != LAYOUT_VERSION:
-            raise CorruptFeatureFile(self.path, f"layout version {attrs.get('layout_version')}, "
-                                                f"this code reads {LAYOUT_VERSION}")
-        missing = [name for name in (*ROW_DATASETS, *IMAGE_DATASETS, *REGION_DATASETS, "labels")
-                   if not isinstance(self._h5.get(name), h5py.Dataset)]
-        if missing:
-            raise CorruptFeatureFile(self.path, f"missing datasets {missing}")
+        check_finished(self._h5, self.path, LAYOUT_VERSION,
+                       (*ROW_DATASETS, *IMAGE_DATASETS, *REGION_DATASETS, "labels"), CorruptFeatureFile)
         with self._reading():
             self._check_lengths()
 
@@ -518,9 +399,21 @@ class FeatureFile:
                 v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v
                 for k, v in self._h5.attrs.items()}
 
-    def class_counts(self) -> np.ndarray:
-        """(C,) number of sampled rows per class."""
-        return np.array(json.loads(self._h5.attrs["class_counts"]), dtype=np.int64)
+    def class_counts(self, exclude_unseen_images: bool = False) -> np.ndarray:
+        """(C,) number of sampled rows per class (of images without unseen pixels only, if asked:
+        read from the class column, features untouched)."""
+        if not exclude_unseen_images:
+            return np.array(json.loads(self._h5.attrs["class_counts"]), dtype=np.int64)
+        with self._reading():
+            class_id = self._h5["class_id"][()]
+            image = self._h5["image"][()]
+        keep = self._image_mask(None, exclude_unseen_images)[image]
+        return np.bincount(class_id[keep].astype(np.int64), minlength=len(self.class_names))
+
+    def seen_class_ids(self) -> list[int]:
+        """Ids of every class not in `unseen_classes`, ascending."""
+        unseen = set(self.class_ids(self.unseen_classes).tolist())
+        return [c for c in range(len(self.class_names)) if c not in unseen]
 
     def image_table(self) -> dict[str, np.ndarray]:
         """Per-image columns plus the start offsets of each image's rows, regions, label map."""

@@ -1,7 +1,7 @@
 """Region graphs of segmentation masks: the context that the graph-context (GC) generator reads.
 
 A mask's graph (paper, section 2.2): one node per 8-connected region of one label
-(`zs3core.features.connected_regions`, so node ids are the feature files' region ids), an edge
+(`zs3core.regions.connected_regions`, so node ids are the feature files' region ids), an edge
 between two regions that touch. Void (255) is never a node. Where void separates two regions
 (VOC's void object outlines) each void pixel counts as part of its nearest region for
 adjacency only, so an outlined object stays a neighbour of what surrounds it; node membership
@@ -21,7 +21,7 @@ import numpy as np
 import scipy.ndimage
 import torch
 
-from zs3core.features import connected_regions, region_adjacency
+from zs3core.regions import connected_regions, region_adjacency
 
 
 @dataclass(frozen=True)

@@ -43,14 +43,14 @@ PROTOCOLS = ("strict", "authors")
 
 
 @dataclass
-class TrainingRows:
+class ClassifierRows:
     """Feature rows for the classifier, and the held-out seen pixels for calibration."""
     features: np.ndarray
     labels: np.ndarray
     heldout: np.ndarray
 
 
-def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[str]) -> TrainingRows:
+def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[str]) -> ClassifierRows:
     """Real feature rows of the images not in `holdout`; the held-out seen-only images' rows
     are returned apart, for calibration.
 
@@ -68,7 +68,7 @@ def real_rows(feature_file, *, include_unseen_images: bool, holdout: frozenset[s
         if not include_unseen_images:
             unseen_ids = [f.class_names.index(c) for c in f.unseen_classes]
             assert not np.isin(rows.class_id, unseen_ids).any(), "a seen-only image holds an unseen class"
-    return TrainingRows(rows.features, rows.class_id.astype(np.int64), heldout)
+    return ClassifierRows(rows.features, rows.class_id.astype(np.int64), heldout)
 
 
 def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: int,
@@ -130,11 +130,8 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     if log:
         log.info("gamma %s (rate: largest with <= %.1f%% of held-out seen pixels predicted unseen); applied: %s",
                  gammas, 100 * calib["max_unseen_rate"], calib["rule"])
-    state = {"weight": model.weight.detach().clone(), "bias": model.bias.detach().clone(),
-             "gamma": gammas[calib["rule"]], "gamma_rule": calib["rule"], "gammas": gammas, "gamma_sweep": sweep,
-             "class_names": list(class_names), "unseen": list(unseen), "method": method}
-    save_checkpoint(out_path, state)
-    return state
+    return save_classifier(out_path, model.weight, model.bias, gammas, calib["rule"], sweep, class_names, unseen,
+                           method)
 
 
 def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +143,21 @@ def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.nda
     if not np.isin(rows.class_id, unseen_ids).all():
         raise ValueError(f"{feature_file}: pseudo-labelled rows must all be of unseen classes")
     return rows.features, rows.class_id.astype(np.int64)
+
+
+def save_classifier(out_path, weight: torch.Tensor, bias: torch.Tensor, gammas: dict[str, float], rule: str,
+                    sweep, class_names: Sequence[str], unseen: Sequence[str], method: str,
+                    decoder: dict[str, torch.Tensor] | None = None) -> dict:
+    """Write a classifier file atomically and return its state: the (C, D) weight and (C,) bias of
+    the 1x1 classifier, the gamma of each calibration rule and the applied one (`rule`), the
+    sweep that chose the rate rule's, and (ZS5Net's fine-tune mode) the fine-tuned decoder."""
+    state = {"weight": weight.detach().clone(), "bias": bias.detach().clone(),
+             "gamma": gammas[rule], "gamma_rule": rule, "gammas": gammas, "gamma_sweep": sweep,
+             "class_names": list(class_names), "unseen": list(unseen), "method": method}
+    if decoder is not None:
+        state["decoder"] = {k: v.detach().clone() for k, v in decoder.items()}
+    save_checkpoint(out_path, state)
+    return state
 
 
 def load_classifier(path) -> dict:
@@ -172,7 +184,7 @@ def calibration_rows(state: dict) -> tuple[dict[str, float], dict[str, dict]]:
     """The results rows of a classifier: `raw` (gamma 0), `calibrated` (its applied gamma) and
     `calibrated_<rule>` for each other rule it knows (for comparison only: the tables and claims
     read `raw` and `calibrated`), with the `gamma_rule` column of each. A classifier from before
-    the cross-validation (or ZS5Net's fine-tuned one) knows only the rate rule."""
+    the cross-validation knows only the rate rule (ZS5Net's fine-tuned one, too, says so)."""
     applied = state.get("gamma_rule", "rate")
     calibrations = {"raw": 0.0, "calibrated": float(state["gamma"])}
     row_meta = {"raw": {"gamma_rule": "none"}, "calibrated": {"gamma_rule": applied}}

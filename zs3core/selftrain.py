@@ -28,6 +28,7 @@ from zs3core.calibration import apply_gamma
 from zs3core.data.index import read_index, write_index
 from zs3core.data.labels import read_label, write_palette_png
 from zs3core.data.transforms import VOID, eval_transform
+from zs3core.device import resolve_device
 from zs3core.io import atomic_dir
 
 PSEUDO_INDEX = "index.csv"
@@ -87,7 +88,7 @@ def pseudo_label_pool(score: Callable[[torch.Tensor], torch.Tensor], index_csv, 
                       log: logging.Logger | None = None) -> int:
     """Write `out_dir/{image_id}.png` for every pool image and `out_dir/index.csv` (split `train`,
     `classes` = the pseudo-labelled classes), atomically as one directory. Returns the pool size."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     unseen_ids = [class_names.index(c) for c in unseen]
     pool = unlabelled_pool(index_csv, unseen, holdout)
     loader = torch.utils.data.DataLoader(PoolImages(pool), batch_size=1, shuffle=False)

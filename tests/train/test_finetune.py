@@ -84,4 +84,5 @@ def test_finetune_reads_no_pool_label_and_writes_a_classifier(tmp_path):
     loaded = load_classifier(out)
     assert loaded["gamma"] in CALIBRATION["gammas"] and set(loaded["decoder"]) == set(net.decoder.state_dict())
     assert loaded["weight"].shape == (len(VOC_CLASSES), 8) and torch.equal(loaded["weight"], state["weight"])
+    assert loaded["gamma_rule"] == "rate" and loaded["gammas"] == {"rate": loaded["gamma"]}  # ZS3's file layout
     assert not (work / "finetuned.pt").exists()

@@ -8,14 +8,14 @@ import torch
 
 import zs3core.train.generator as gen_mod
 from fixtures import config_section
+from zs3core.banks import CorruptBank, default_bank_size, read_bank
 from zs3core.checkpoints import load_checkpoint
 from zs3core.features import FeatureFile, FeatureWriter
 from zs3core.bandwidths import RELATIVE_BANDWIDTHS
 from zs3core.mmd import median_sq_distance
 from zs3core.models.gmmn import build_gmmn
-from zs3core.train.generator import (CorruptBank, GMMN_KEYS, bandwidth_sample, default_bank_size,
-                                     default_loss_csv, load_generator, read_bank, resolve_config,
-                                     seen_training_rows, train_gmmn, write_bank)
+from zs3core.train.generator import (GMMN_KEYS, bandwidth_sample, default_loss_csv, load_generator,
+                                     resolve_config, seen_training_rows, train_gmmn, write_bank)
 
 CLASSES = ["background", "a", "b", "u"]
 UNSEEN = ["u"]

@@ -9,10 +9,10 @@ import torch
 
 import zs3core.features as features_mod
 from fixtures import config_section
+from zs3core.banks import read_bank
 from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.retrain import retrain
 from zs3core.train.classifier import fit_classifier
-from zs3core.train.generator import read_bank
 from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
                                          write_gc_bank)
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torchvision import models
 from torchvision.models.resnet import BasicBlock
 
-from zs3core.checkpoints import load_foreign_checkpoint
+from zs3core.checkpoints import load_checkpoint
 
 TORCHVISION = {
     "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V1),
@@ -121,7 +121,7 @@ def load_backbone_weights(backbone: ResNetFeatures, path: str | os.PathLike) -> 
     checkpoint's `fc.*` is dropped; a missing `num_batches_tracked` (older files) is tolerated.
     Numpy float64 scalars beside the weights are allowed, no other pickled object.
     """
-    state = load_foreign_checkpoint(path)
+    state = load_checkpoint(path, foreign=True)
     state = state.get("state_dict", state)
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
     own = backbone.state_dict()

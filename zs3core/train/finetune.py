@@ -8,7 +8,8 @@ ground truth is never read). The trunk (backbone + ASPP) stays frozen in eval mo
 features the generator modelled keep their meaning. A seeded share of the seen-only images is
 held out of training; their pixels choose the calibration offset gamma, as for ZS3.
 
-The result is a classifier file like ZS3's, with the fine-tuned decoder's weights under
+The result is a classifier file like ZS3's (`zs3core.retrain.save_classifier`; gamma by the rate
+rule), with the fine-tuned decoder's weights under
 `decoder`: `zs3core.retrain.classifier_scorer` puts them in place before scoring.
 """
 from __future__ import annotations
@@ -22,10 +23,10 @@ import torch
 from torch import nn
 
 from zs3core.calibration import choose_gamma
-from zs3core.checkpoints import save_checkpoint
 from zs3core.data.dataset import SegmentationDataset, without_classes
 from zs3core.data.transforms import eval_transform, train_transform
 from zs3core.models.deeplab import DeepLabV3Plus
+from zs3core.retrain import save_classifier
 from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
 
 HELDOUT_PIXELS_PER_IMAGE = 256  # calibration pixels drawn per held-out image
@@ -105,7 +106,7 @@ def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_in
     model = DecoderFinetune(with_classifier(segmenter, zs3_state))
     weights_path = work_dir / "finetuned.pt"
     train_segmenter(model, dataset, nn.CrossEntropyLoss(ignore_index=255), train, work_dir=work_dir,
-                    out_path=weights_path, device="cpu" if not torch.cuda.is_available() else None, log=log)
+                    out_path=weights_path, log=log)
     weights, _ = load_trained(weights_path)
     model.load_state_dict(weights)
     net = model.net.cpu()
@@ -114,10 +115,7 @@ def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_in
                                 calibration["max_unseen_rate"])
     if log:
         log.info("fine-tuned on %d images; gamma %.3g", len(dataset), gamma)
-    state = {"weight": net.classifier.weight.detach()[:, :, 0, 0].clone(),
-             "bias": net.classifier.bias.detach().clone(), "gamma": gamma, "gamma_sweep": sweep,
-             "class_names": list(class_names), "unseen": list(unseen), "method": "zs5",
-             "decoder": {k: v.detach().clone() for k, v in net.decoder.state_dict().items()}}
-    save_checkpoint(out_path, state)
+    state = save_classifier(out_path, net.classifier.weight[:, :, 0, 0], net.classifier.bias, {"rate": gamma}, "rate",
+                            sweep, class_names, unseen, "zs5", decoder=net.decoder.state_dict())
     weights_path.unlink()
     return state

@@ -4,10 +4,8 @@ Jobs
 - `train_gmmn(feature_file, embeddings, cfg, out_path, seed=...)`: trains the generator
   (`zs3core.models.gmmn.GMMN`) and writes its checkpoint atomically, plus a loss-curve CSV.
 - `write_bank(generator_path, embeddings, unseen_class_ids, n_per_class, out_h5, seed=...,
-  class_names=...)`: N synthetic features per unseen class, as an HDF5 "bank" read back by
-  `read_bank` (what the classifier retraining of step 2 reads); `save_bank` writes that layout
-  (also for the graph-context bank, `zs3core.train.graph_context`).
-- `default_bank_size(feature_file)`: the default N.
+  class_names=...)`: N synthetic features per unseen class, as a bank (`zs3core.banks`: its
+  HDF5 layout, `read_bank`, and the default N, `default_bank_size`).
 
 What the generator sees. Only rows of SEEN classes from images WITHOUT any unseen pixel
 (`FeatureFile.read(classes=seen, exclude_unseen_images=True)`), as in the authors' code; this is
@@ -53,30 +51,24 @@ ranges in schemas/config.schema.yaml, which the workflow checks before any job):
   median_sample            rows sampled to estimate the median squared distance (relative mode)
   log_every                iterations between loss-curve points (the first and last always logged)
   device                   'auto' (CUDA if available) | 'cpu' | 'cuda'
-
-Bank HDF5 layout (`BANK_LAYOUT_VERSION`): datasets `features` (N_total, D) float32 and
-`class_id` (N_total,) int16, grouped by unseen class in the order given, n_per_class rows each;
-attrs layout_version, feature_dim, class_names (JSON), unseen_classes (JSON names),
-unseen_class_ids (JSON), n_per_class, generator (path), seed, dropout_at_generation, and
-`complete` = True written last. The file appears at its path only once complete (atomic rename).
 """
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import h5py
 import numpy as np
 import torch
 
+from zs3core.banks import save_bank
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.io import atomic_path
@@ -87,7 +79,6 @@ from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
 GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
              "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
              "median_sample", "log_every", "device")
-BANK_LAYOUT_VERSION = 1
 CHECKPOINT_KIND = "gmmn"
 
 
@@ -103,14 +94,6 @@ def resolve_config(cfg: dict) -> dict:
     return {k: cfg[k] for k in GMMN_KEYS}
 
 
-def training_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("generator.device is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
 def default_loss_csv(out_path: str | os.PathLike) -> Path:
     """Where `train_gmmn` writes the loss curve by default: beside the weights, `<stem>.loss.csv`."""
     return Path(out_path).with_suffix(".loss.csv")
@@ -120,28 +103,24 @@ def default_loss_csv(out_path: str | os.PathLike) -> Path:
 
 
 @dataclass(frozen=True)
-class TrainingRows:
+class GeneratorRows:
+    """Real feature rows the GMMN trains on (seen classes of seen-only images), its seen classes."""
     features: np.ndarray  # (N, D) float32
     class_id: np.ndarray  # (N,) int64
     seen_class_ids: list[int]  # every seen class of the file (some may have no row)
 
 
-def seen_class_ids(ff: FeatureFile) -> list[int]:
-    unseen = set(ff.class_ids(ff.unseen_classes).tolist())
-    return [c for c in range(len(ff.class_names)) if c not in unseen]
-
-
-def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> TrainingRows:
+def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> GeneratorRows:
     """Rows of seen classes from images without unseen pixels and not held out
     (`zs3core.holdout`); checked, not just requested."""
-    seen = seen_class_ids(ff)
+    seen = ff.seen_class_ids()
     table = ff.image_table()
     held = image_mask(table["image_id"], holdout)
     rows = ff.read(classes=seen, images=~held, exclude_unseen_images=True)
     unseen_ids = ff.class_ids(ff.unseen_classes)
     if (table["has_unseen"] | held)[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
         raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out row reached the generator's data")
-    return TrainingRows(rows.features, rows.class_id.astype(np.int64), seen)
+    return GeneratorRows(rows.features, rows.class_id.astype(np.int64), seen)
 
 
 class RealSampler:
@@ -186,7 +165,7 @@ def bandwidth_sample(features: np.ndarray, class_id: np.ndarray, n: int, seed: i
 # ---------------------------------------------------------------- training
 
 
-def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: TrainingRows,
+def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: GeneratorRows,
                   feature_file: str | os.PathLike) -> torch.Tensor:
     """The (C, E) class table as a tensor, once it is known to fit the file and rows exist."""
     table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
@@ -220,7 +199,7 @@ class FittedGMMN:
     seconds: float
 
 
-def fit_gmmn(rows: TrainingRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
+def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
              device: torch.device, class_names: Sequence[str], log: logging.Logger | None = None,
              source: object = "") -> FittedGMMN:
     """The MMD training loop on given real rows (`cfg` resolved): shared by step 1 and the
@@ -288,7 +267,7 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     absolute bandwidths used, class names and what was trained on.
     """
     cfg = resolve_config(cfg)
-    device = training_device(cfg["device"])
+    device = resolve_device(cfg["device"], "generator.device")
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)
@@ -341,27 +320,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
     return gmmn_from_state(state).to(device), state
 
 
-# ---------------------------------------------------------------- banks
-
-
-class CorruptBank(OSError):
-    """A bank file that is missing, unreadable, inconsistent or was never finished."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        super().__init__(f"{path}: {problem}. Rebuild it: `snakemake --forcerun {path}` "
-                         f"(or delete {path} and rerun the workflow).")
-        self.path = str(path)
-
-
-@dataclass(frozen=True)
-class Bank:
-    features: np.ndarray  # (N_total, D) float32
-    class_id: np.ndarray  # (N_total,) int16
-    class_names: list[str]
-    unseen_classes: list[str]
-    unseen_class_ids: list[int]
-    n_per_class: int
-    attrs: dict
+# ---------------------------------------------------------------- the unseen-class bank
 
 
 def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
@@ -376,7 +335,7 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     with `seed`, class after class in the given order: the same bank on every device up to
     floating-point differences of the network. Generation runs on CUDA when available.
     """
-    device = training_device("auto") if device is None else torch.device(device)
+    device = resolve_device(device)
     model, state = load_generator(generator_path, device)
     class_names = list(class_names)
     if state.get("class_names") not in (None, class_names):
@@ -397,90 +356,3 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     blocks = (model.generate(tab, n, gen, class_ids=[c], dropout=dropout)[0].cpu().numpy() for c in ids)
     save_bank(out_h5, blocks, ids, n, class_names, model.feature_dim,
               {"generator": str(generator_path), "seed": int(seed), "dropout_at_generation": dropout})
-
-
-def save_bank(out_h5: str | os.PathLike, blocks: Iterable[np.ndarray], ids: Sequence[int], n: int,
-              class_names: Sequence[str], feature_dim: int, attrs: dict,
-              datasets: dict[str, np.ndarray] | None = None) -> None:
-    """Write `n` rows per class of `ids` (one block each, in order) as a bank, atomically.
-
-    `attrs` and `datasets` record where the rows came from (read back in `Bank.attrs`).
-    """
-    ids = [int(c) for c in ids]
-    with atomic_path(out_h5) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["complete"] = False
-            feats = h5.create_dataset("features", shape=(n * len(ids), feature_dim), dtype=np.float32,
-                                      chunks=(min(4096, max(n * len(ids), 1)), feature_dim))
-            h5.create_dataset("class_id", data=np.repeat(np.array(ids, dtype=np.int16), n))
-            for i, block in enumerate(blocks):
-                feats[i * n:(i + 1) * n] = block
-            for name, values in (datasets or {}).items():
-                h5.create_dataset(name, data=values)
-            h5.attrs.update({
-                "layout_version": BANK_LAYOUT_VERSION, "feature_dim": int(feature_dim),
-                "class_names": json.dumps(list(class_names)),
-                "unseen_classes": json.dumps([class_names[c] for c in ids]),
-                "unseen_class_ids": json.dumps(ids), "n_per_class": int(n), **attrs})
-            h5.attrs["complete"] = True
-
-
-def read_bank(path: str | os.PathLike) -> Bank:
-    """A bank written by `write_bank`; CorruptBank (naming the file and how to rebuild it) if bad."""
-    path = Path(path)
-    if not path.is_file():
-        raise CorruptBank(path, "file is missing")
-    try:
-        with h5py.File(path, "r") as h5:
-            attrs = dict(h5.attrs)
-            complete = attrs.get("complete")
-            if not (isinstance(complete, (bool, np.bool_)) and complete):
-                raise CorruptBank(path, "incomplete (its writer was interrupted)")
-            if attrs.get("layout_version") != BANK_LAYOUT_VERSION:
-                raise CorruptBank(path, f"layout version {attrs.get('layout_version')}, "
-                                        f"this code reads {BANK_LAYOUT_VERSION}")
-            missing = [d for d in ("features", "class_id") if not isinstance(h5.get(d), h5py.Dataset)]
-            if missing:
-                raise CorruptBank(path, f"missing datasets {missing}")
-            features = h5["features"][()].astype(np.float32, copy=False)
-            class_id = h5["class_id"][()]
-    except CorruptBank:
-        raise
-    except (OSError, KeyError, ValueError) as error:
-        raise CorruptBank(path, f"not a readable bank ({error})") from None
-    try:
-        class_names = json.loads(attrs["class_names"])
-        unseen_classes = json.loads(attrs["unseen_classes"])
-        ids = [int(c) for c in json.loads(attrs["unseen_class_ids"])]
-        n = int(attrs["n_per_class"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CorruptBank(path, f"bad attrs ({error})") from None
-    expected = np.repeat(np.array(ids, dtype=np.int64), n)
-    if (features.ndim != 2 or features.shape != (len(expected), int(attrs["feature_dim"]))
-            or class_id.shape != expected.shape or not np.array_equal(class_id, expected)):
-        raise CorruptBank(path, f"datasets disagree with attrs: features {features.shape}, "
-                                f"class_id {class_id.shape}, {len(ids)} classes x {n} rows expected")
-    if not np.isfinite(features).all():
-        raise CorruptBank(path, "non-finite features")
-    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
-    return Bank(features, class_id, class_names, unseen_classes, ids, n, plain)
-
-
-def default_bank_size(feature_file: str | os.PathLike) -> int:
-    """Mean number of real rows per seen class in the generator's training data, rounded.
-
-    Counts rows of seen classes from images without unseen pixels (what `train_gmmn` trains on),
-    averaged over the seen classes that have at least one such row.
-    """
-    with FeatureFile(feature_file) as ff:
-        seen = seen_class_ids(ff)
-        has_unseen = ff.image_table()["has_unseen"]
-    with h5py.File(feature_file, "r") as h5:  # two columns only: the features are not needed
-        class_id = h5["class_id"][()]
-        image = h5["image"][()]
-    class_id = class_id[~has_unseen[image]]
-    counts = np.bincount(class_id.astype(np.int64), minlength=max(seen, default=0) + 1)[seen]
-    counts = counts[counts > 0]
-    if counts.size == 0:
-        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
-    return int(round(float(counts.mean())))

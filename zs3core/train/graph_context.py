@@ -27,7 +27,7 @@ of unseen class c is generated at the (i mod m)-th of its m nodes in those graph
 its own copy of the graph with fresh noise, so every unseen region is used equally often. An
 unseen class with no node in any mask (lost to downsampling) is generated as an isolated node:
 from its embedding alone, as the GMMN would (recorded in the bank's `isolated_classes`). The
-bank has the GMMN bank's layout (`read_bank` reads it), plus the image ids of the graphs used.
+bank has the GMMN bank's layout (`zs3core.banks`), plus the image ids of the graphs used.
 
 Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEYS`) plus
   nodes_per_class   seen nodes (graphs) per class and step of the node term
@@ -46,7 +46,9 @@ import h5py
 import numpy as np
 import torch
 
+from zs3core.banks import save_bank
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
 from zs3core.holdout import image_mask
@@ -54,8 +56,8 @@ from zs3core.io import atomic_path
 from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
-from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config, save_bank,
-                                     seen_training_rows, training_device)
+from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config,
+                                     seen_training_rows)
 
 GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
@@ -135,7 +137,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     `holdout` are left out (`zs3core.holdout`).
     """
     cfg = resolve_gc_config(cfg)
-    device = training_device(cfg["device"])
+    device = resolve_device(cfg["device"], "gc.device")
     with FeatureFile(feature_file) as ff:
         class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
         rows = seen_training_rows(ff, holdout)

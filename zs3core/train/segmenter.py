@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from zs3core.checkpoints import (CheckpointMismatch, CorruptCheckpoint, capture_rng_state,
                                  load_checkpoint, restore_rng_state, save_checkpoint)
+from zs3core.device import resolve_device
 from zs3core.io import write_text
 
 PROGRESS_INTERVAL_S = 10.0  # tqdm refresh period: keeps the rule logs small
@@ -53,10 +54,6 @@ class SegmenterTraining:
     num_workers: int = 0
     amp: bool = True  # mixed precision, used on CUDA only
     seed: int = 0
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def build_optimizer(model: torch.nn.Module, cfg: SegmenterTraining) -> torch.optim.SGD:
@@ -165,7 +162,7 @@ def train_segmenter(model: torch.nn.Module, dataset, loss_fn, cfg: SegmenterTrai
     `last.pt` is deleted. Raises CheckpointMismatch if `last.pt` comes from another configuration.
     """
     log = log or logging.getLogger(__name__)
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     work_dir, out_path = Path(work_dir), Path(out_path)
     ckpt_path = work_dir / "last.pt"
 

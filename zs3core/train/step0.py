@@ -20,9 +20,10 @@ from torch import nn
 
 from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
 from zs3core.data.transforms import train_transform
+from zs3core.device import resolve_device
 from zs3core.models.deeplab import build_segmenter
 from zs3core.models.devise import CosineLoss, DeviseSegmenter, RankLoss
-from zs3core.train.segmenter import SegmenterTraining, default_device, load_trained, train_segmenter
+from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
 
 KINDS = ("seenonly", "supervised", "baseline")
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "head_lr_mult", "momentum", "weight_decay",
@@ -117,7 +118,7 @@ def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.
     model = build_model(kind, num_classes, {**seg_cfg, "init": "none"}, embeddings)
     state, _ = load_trained(path, rebuild_hint=rebuild_hint or str(path))
     model.load_state_dict(state)
-    return model.eval().to(device or default_device())
+    return model.eval().to(resolve_device(device))
 
 
 def scorer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -12,6 +12,7 @@ rule retrain_zs3:
     output:
         "classifiers/{dataset}{seedtag}/k{K}/zs3.pt",
     params:
+        method="zs3",
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         classifier=config["classifier"],
@@ -37,6 +38,7 @@ rule retrain_ceiling:
     output:
         "classifiers/{dataset}{seedtag}/k{K}/ceiling.pt",
     params:
+        method="ceiling",
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         classifier=config["classifier"],
