@@ -9,7 +9,9 @@ link.
 
 The node is a fake GPU node: `FAKE_GPUS` GPUs backed by plain files, and the CPUs and memory it
 declares (`SlurmdParameters=config_overrides`, no cgroups, so nothing is enforced), so that the
-profile's per-rule requests fit on a 2-core machine. Finished jobs stay visible to squeue for
+profile's per-rule requests fit on a 2-core machine. It is sized so that every job a run has ready
+at once starts at once (the rehearsal's six trainings, or its GPU jobs' 8 CPUs each beside CPU
+jobs): a job held in the queue for a slot that is only declared tests nothing and costs minutes. Finished jobs stay visible to squeue for
 10 minutes (`MinJobAge`), which is how the tests read what SLURM ran.
 """
 from __future__ import annotations
@@ -24,9 +26,9 @@ from pathlib import Path
 
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 BINARIES = ("/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/bin/sbatch")
-FAKE_GPUS = 2
-NODE_CPUS = 16
-NODE_MEMORY_MB = 128_000
+FAKE_GPUS = 8
+NODE_CPUS = 128
+NODE_MEMORY_MB = 512_000
 MUNGE_RUN = Path("/run/munge")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 
