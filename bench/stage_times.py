@@ -1,6 +1,7 @@
 """Summarise a workflow run's Snakemake benchmark files (benchmarks/<rule>/<job>.tsv) per stage.
 
-Prints, per rule: jobs, total wall seconds, the slowest job, and the largest peak memory (max RSS).
+Prints, per rule: jobs, total wall seconds, total CPU seconds (what a shared machine does not
+inflate as much), the slowest job, and the largest peak memory (max RSS).
 Run after `make run`:  .venv/bin/python bench/stage_times.py [benchmarks]
 """
 import sys
@@ -14,17 +15,20 @@ def main(folder: str = "benchmarks") -> None:
     for tsv in sorted(Path(folder).glob("*/**/*.tsv")):
         record = pd.read_csv(tsv, sep="\t").iloc[-1]
         rows.append({"rule": tsv.relative_to(folder).parts[0], "job": tsv.stem,
-                     "seconds": float(record["s"]), "max_rss_mb": float(record["max_rss"])})
+                     "seconds": float(record["s"]), "cpu_seconds": float(record["cpu_time"]),
+                     "max_rss_mb": float(record["max_rss"])})
     if not rows:
         sys.exit(f"no benchmark files under {folder}/: run the workflow first")
     df = pd.DataFrame(rows)
     summary = df.groupby("rule").agg(jobs=("job", "size"), seconds=("seconds", "sum"),
+                                     cpu_seconds=("cpu_seconds", "sum"),
                                      slowest=("seconds", "max"), peak_rss_mb=("max_rss_mb", "max"))
     summary = summary.sort_values("seconds", ascending=False)
     total = summary["seconds"].sum()
     summary["share"] = (100 * summary["seconds"] / total).round(1).astype(str) + "%"
     print(summary.round(1).to_markdown())
-    print(f"\ntotal job time {total / 60:.1f} min over {len(df)} jobs")
+    print(f"\ntotal job time {total / 60:.1f} min, CPU time {df['cpu_seconds'].sum() / 60:.1f} min, "
+          f"over {len(df)} jobs")
 
 
 if __name__ == "__main__":
