@@ -16,8 +16,8 @@ VOID = 255
 
 def normalise_image(image: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     """uint8 (3, H, W) -> float32 scaled to [0, 1], minus `mean`, over `std`: torchvision v2's
-    ToDtype(float32, scale=True) then Normalize, op for op, so training and evaluation images
-    are the same bits."""
+    ToDtype(float32, scale=True) then Normalize, op for op, so the same bits as training's
+    `zs3core.data.augment` normalisation."""
     if image.dtype != torch.uint8:
         raise TypeError(f"normalise_image expects a uint8 image, got {image.dtype}")
     x = image.to(torch.float32).mul_(1.0 / 255)

@@ -33,7 +33,8 @@ def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], s
                  holdout: frozenset[str] = frozenset()) -> SegmentationDataset:
     """The training split as step 0 sees it: unseen classes dropped or voided, the held-out
     images (`zs3core.holdout`) left out, augmented."""
-    from zs3core.data.augment import train_transform  # torchvision: evaluation jobs import this module, never this
+    # imported here: evaluation jobs import this module (load_step0) without paying torchvision's import
+    from zs3core.data.augment import train_transform
     unseen_ids = [class_names.index(c) for c in unseen]
     mode = seg_cfg.get("unseen_pixels", "drop")
     if mode not in ("drop", "ignore"):
