@@ -10,7 +10,8 @@ from torchvision.transforms import v2
 from zs3core.data.transforms import EvalTransform, ShortSideResize, normalise_image
 
 
-@pytest.mark.parametrize("mean, std", [((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), ((0.3, 0.1, 0.9), (0.7, 0.05, 2.0))])
+@pytest.mark.parametrize("mean, std", [((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+                                       ((0.3, 0.1, 0.9), (0.7, 0.05, 2.0))])
 def test_normalise_image_is_torchvision_v2s_to_dtype_and_normalize_bit_for_bit(mean, std):
     reference = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
     g = torch.Generator().manual_seed(0)
