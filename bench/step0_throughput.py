@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fixtures import VOC_CLASSES, config_section, make_voc  # noqa: E402
 from zs3core.data.dataset import SegmentationDataset  # noqa: E402
 from zs3core.data.index import index_rows, write_index  # noqa: E402
-from zs3core.data.transforms import eval_transform  # noqa: E402
+from zs3core.data.transforms import EvalTransform  # noqa: E402
 from zs3core.data.voc import voc_records  # noqa: E402
 from zs3core.device import resolve_device  # noqa: E402
 from zs3core.feature_extraction import (BATCH_SIZE, _normalised, equal_size_batches,  # noqa: E402
@@ -154,7 +154,7 @@ def main():
         with torch.no_grad():  # settle the batch-norm statistics so eval features are finite
             for _ in range(30):
                 model(torch.randn(2, 3, 65, 65))
-        dataset = SegmentationDataset(index, "train", eval_transform())
+        dataset = SegmentationDataset(index, "train", EvalTransform())
         bare1 = forward_rate(model, dataset, device, 1)
         bare = forward_rate(model, dataset, device, BATCH_SIZE)
         out = tmp / "train.h5"

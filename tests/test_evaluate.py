@@ -1,5 +1,8 @@
 """Evaluation on hand-made predictions with known metrics."""
 import csv
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +88,26 @@ def test_eval_short_side_scores_at_the_resized_ground_truth(tmp_path):
     resized = [np.asarray(Image.fromarray(labels[i]).resize((64, 48), Image.NEAREST)) for i in ("v0", "v1")]
     assert counts[0] == sum((labels[i] != 255).sum() for i in ("v0", "v1"))
     assert counts[48] == sum((r != 255).sum() for r in resized) > 3 * counts[0]
+
+
+def test_evaluation_jobs_do_not_import_torchvision():
+    # torchvision's import costs seconds of CPU in each of the many evaluation-side jobs
+    code = """
+import sys
+import torch
+from zs3core.data.transforms import EvalTransform
+from zs3core.evaluate import evaluate_on_split
+from zs3core.feature_extraction import extract_features
+from zs3core.figures import qualitative_figure
+from zs3core.predict import load_predictor
+from zs3core.retrain import classifier_scorer
+from zs3core.selftrain import pseudo_label_pool
+from zs3core.train.step0 import load_step0
+from zs3core.models.deeplab import build_segmenter
+model = build_segmenter(3, {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_level_channels": 4})
+image, mask = EvalTransform()(torch.zeros(3, 16, 16, dtype=torch.uint8), torch.zeros(16, 16, dtype=torch.int64))
+model.eval()(image[None])
+assert "torchvision" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torchvision"))
+"""
+    # run from the repository root, so that `-c` imports this checkout's zs3core
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

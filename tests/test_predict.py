@@ -11,7 +11,7 @@ from zs3core.checkpoints import save_checkpoint
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.images import image_files
 from zs3core.data.labels import read_png_label, write_palette_png
-from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
+from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 from zs3core.evaluate import confusion_matrices
 from zs3core.metrics import confusion_matrix
 from zs3core.palette import class_colours, colourise
@@ -90,7 +90,7 @@ def test_index_pngs_are_the_evaluations_arg_max(model_files, test_split, tmp_pat
         assert len(np.unique(expected)) > 1
 
     # the evaluation's own path on the same images counts exactly these predictions
-    dataset = SegmentationDataset(index, "val", eval_transform())
+    dataset = SegmentationDataset(index, "val", EvalTransform())
     loader = torch.utils.data.DataLoader(dataset, batch_size=1)
     (cm,), _ = confusion_matrices(predictor.scorer, loader, len(CLASSES), [3, 4], gammas=[predictor.gamma])
     counted = sum(confusion_matrix(read_png_label(tmp_path / "labels" / f"{n}.png"), predicted[n], len(CLASSES))

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from zs3core import metrics
 from zs3core.calibration import apply_gamma
 from zs3core.data.dataset import SegmentationDataset
-from zs3core.data.transforms import eval_transform
+from zs3core.data.transforms import EvalTransform
 from zs3core.device import resolve_device
 from zs3core.io import atomic_path, write_npy
 
@@ -117,7 +117,7 @@ def evaluate_on_split(score: Scorer, index_csv, class_names: Sequence[str], unse
     """
     calibrations = calibrations or {"raw": 0.0}
     device = resolve_device(device)
-    dataset = SegmentationDataset(index_csv, split, eval_transform(meta.get("eval_short_side") or None))
+    dataset = SegmentationDataset(index_csv, split, EvalTransform(meta.get("eval_short_side") or None))
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
     unseen_ids = [class_names.index(c) for c in unseen]
     cms, cm_vanilla = confusion_matrices(score, loader, len(class_names), unseen_ids, device,

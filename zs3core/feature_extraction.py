@@ -112,7 +112,8 @@ def equal_size_batches(items: Iterable[tuple], batch_size: int) -> Iterator[list
 
 
 def _normalised(images: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """uint8 (3, H, W) images -> one float batch on `device`, normalised as `eval_transform` does."""
+    """uint8 (3, H, W) images -> one float batch on `device`, normalised like `normalise_image`
+    (dividing by 255 where it multiplies by 1/255: equal up to the last bit)."""
     x = torch.stack([image.to(device, non_blocking=True) for image in images]).float().div_(255)
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from zs3core.charts import save_figure
 from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.labels import VOID
-from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
+from zs3core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 from zs3core.palette import VOID_COLOUR, class_colours, colourise
 from zs3core.predict import Predictor
 
@@ -82,7 +82,7 @@ def qualitative_figure(index_csv, predictors: Mapping[str, Predictor], class_nam
     Predictors with a classifier are drawn at their calibrated gamma.
     """
     wanted = set(unseen)
-    test = SegmentationDataset(index_csv, "val", eval_transform(short_side),
+    test = SegmentationDataset(index_csv, "val", EvalTransform(short_side),
                                keep=lambda row: not wanted.isdisjoint(row["classes"]))
     if len(test) == 0:
         raise ValueError(f"{index_csv}: no test image contains an unseen class of {sorted(wanted)}")

@@ -1,6 +1,6 @@
 """A trained model applied to images: the label maps the evaluation scores, saved as PNGs.
 
-Predictions take the evaluation's own path (`eval_transform` normalisation at the original
+Predictions take the evaluation's own path (`normalise_image` normalisation at the original
 resolution, scores upsampled by `zs3core.evaluate.full_size_scores`, the seen-logit offset of
 `zs3core.calibration`), so a saved prediction is what the metrics counted for that image.
 A retrained classifier (ZS3, ZS5, ceiling) predicts at its calibrated gamma; the seen-only
@@ -17,11 +17,10 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import tv_tensors
 
 from zs3core.calibration import apply_gamma
 from zs3core.data.labels import write_palette_png
-from zs3core.data.transforms import eval_transform
+from zs3core.data.transforms import normalise_image
 from zs3core.evaluate import Scorer, full_size_scores
 from zs3core.io import atomic_dir
 from zs3core.palette import class_colours, colourise
@@ -74,7 +73,7 @@ def read_or_skip(path: str | os.PathLike) -> tuple[np.ndarray | None, str | None
 
 def normalise(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float, as the evaluation's transform prepares an image."""
-    return eval_transform()(tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1)))
+    return normalise_image(torch.from_numpy(rgb).permute(2, 0, 1))
 
 
 def predict_folder(predictor: Predictor, images: Sequence[str | os.PathLike], class_names: Sequence[str],

@@ -22,12 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision import tv_tensors
 
 from zs3core.calibration import apply_gamma
 from zs3core.data.index import read_index, write_index
 from zs3core.data.labels import read_label, write_palette_png
-from zs3core.data.transforms import VOID, eval_transform
+from zs3core.data.transforms import VOID, normalise_image
 from zs3core.device import resolve_device
 from zs3core.io import atomic_dir
 
@@ -48,15 +47,14 @@ class PoolImages(torch.utils.data.Dataset):
 
     def __init__(self, rows: Sequence[dict]):
         self.rows = list(rows)
-        self.transform = eval_transform()
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int):
         with Image.open(self.rows[i]["image"]) as img:
-            image = tv_tensors.Image(torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1))
-        return self.transform(image), self.rows[i]["image_id"]
+            image = torch.from_numpy(np.asarray(img.convert("RGB")).copy()).permute(2, 0, 1)
+        return normalise_image(image), self.rows[i]["image_id"]
 
 
 def top_p_pseudo_labels(scores: torch.Tensor, unseen: Sequence[int], p: float, gamma: float = 0.0) -> np.ndarray:

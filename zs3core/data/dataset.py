@@ -7,7 +7,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import tv_tensors
 
 from zs3core.data.index import read_index
 from zs3core.data.labels import read_label
@@ -18,10 +17,11 @@ class SegmentationDataset(torch.utils.data.Dataset):
 
     `keep(row) -> bool` selects rows, e.g. the seen-only training set (no unseen class present),
     using the index's `classes` column so no label has to be opened to filter. `lut` (256 entries)
-    relabels masks as they are read, e.g. unseen classes -> void. `transform` is a joint
-    torchvision v2 transform (see `zs3core.data.transforms`). `cache`: keep every decoded image
-    and label in memory after its first read (small datasets read for many epochs in the main
-    process: decoding is about half the cost of an item; each DataLoader worker would hold a copy).
+    relabels masks as they are read, e.g. unseen classes -> void. `transform` maps the (uint8
+    image, int64 mask) pair jointly (`zs3core.data.transforms`, `zs3core.data.augment`). `cache`:
+    keep every decoded image and label in memory after its first read (small datasets read for
+    many epochs in the main process: decoding is about half the cost of an item; each DataLoader
+    worker would hold a copy).
     """
 
     def __init__(self, index_csv: str | os.PathLike, split: str, transform: Callable | None = None,
@@ -52,8 +52,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
         return item
 
     def __getitem__(self, i: int):
-        image, label = self.read(i)
-        image, mask = tv_tensors.Image(image), tv_tensors.Mask(label.long())
+        image, mask = self.read(i)
+        mask = mask.long()
         if self.transform is not None:
             image, mask = self.transform(image, mask)
         return image, mask, self.rows[i]["image_id"]

@@ -1,37 +1,29 @@
-"""Joint image/mask transforms (torchvision v2): the same geometry for both, nearest for masks.
-
-Training follows the DeepLab recipe: random rescale of the short side around a base size,
-random crop (padded with 0 for the image and 255 = void for the mask), horizontal flip.
-Evaluation keeps the original resolution: only dtype and normalisation; or, as an option, the
-authors' resize of the short side (`ShortSideResize`), so that their numbers can be matched.
+"""Evaluation transforms: only dtype and normalisation, at the original resolution; or, as an
+option, the authors' resize of the short side (`ShortSideResize`), so that their numbers can be
+matched. torch and PIL only: the jobs that evaluate, extract features or pseudo-label do not
+import torchvision (training's augmentation, `zs3core.data.augment`, does).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VOID = 255
 
 
-def _finish(mean, std) -> list:
-    return [v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True),
-            v2.Normalize(mean, std)]
-
-
-def train_transform(base_size: int, crop_size: int, scale: tuple[float, float] = (0.5, 2.0),
-                    mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
-    """Random scale of the short side in [scale[0], scale[1]] x base_size, crop, flip."""
-    return v2.Compose([
-        v2.RandomResize(int(base_size * scale[0]), int(base_size * scale[1]) + 1),
-        v2.RandomCrop(crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: VOID}),
-        v2.RandomHorizontalFlip(),
-        *_finish(mean, std),
-    ])
+def normalise_image(image: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """uint8 (3, H, W) -> float32 scaled to [0, 1], minus `mean`, over `std`: torchvision v2's
+    ToDtype(float32, scale=True) then Normalize, op for op, so the same bits as training's
+    `zs3core.data.augment` normalisation."""
+    if image.dtype != torch.uint8:
+        raise TypeError(f"normalise_image expects a uint8 image, got {image.dtype}")
+    x = image.to(torch.float32).mul_(1.0 / 255)
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    return x.sub(mean).div_(std)
 
 
 class ShortSideResize:
@@ -41,16 +33,25 @@ class ShortSideResize:
     def __init__(self, size: int):
         self.size = size
 
-    def __call__(self, image: tv_tensors.Image, mask: tv_tensors.Mask) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = image.shape[-2:]
         oh, ow = (self.size, int(w * self.size / h)) if w > h else (int(h * self.size / w), self.size)
         rgb = Image.fromarray(image.permute(1, 2, 0).numpy()).resize((ow, oh), Image.BILINEAR)
         label = Image.fromarray(mask.numpy().astype(np.uint8)).resize((ow, oh), Image.NEAREST)
-        return (tv_tensors.Image(torch.from_numpy(np.array(rgb)).permute(2, 0, 1)),
-                tv_tensors.Mask(torch.from_numpy(np.array(label).astype(np.int64))))
+        return (torch.from_numpy(np.array(rgb)).permute(2, 0, 1),
+                torch.from_numpy(np.array(label).astype(np.int64)))
 
 
-def eval_transform(short_side: int | None = None, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
-    """Original resolution (the standard: metrics on the full-size ground truth), or image and
-    ground truth resized to a short side of `short_side` pixels (the authors' 513)."""
-    return v2.Compose(([ShortSideResize(short_side)] if short_side else []) + _finish(mean, std))
+class EvalTransform:
+    """(uint8 image, mask) -> (normalised float32 image, int64 mask) at the original resolution
+    (the standard: metrics on the full-size ground truth), or both resized to a short side of
+    `short_side` pixels (the authors' 513)."""
+
+    def __init__(self, short_side: int | None = None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        self.resize = ShortSideResize(short_side) if short_side else None
+        self.mean, self.std = mean, std
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.resize is not None:
+            image, mask = self.resize(image, mask)
+        return normalise_image(image, self.mean, self.std), mask.to(torch.int64)

@@ -1,8 +1,11 @@
 """ResNet backbones for DeepLabv3+, returning (low-level stride-4, high-level stride-OS) features.
 
 ResNet-50/101 are torchvision's, under torchvision's parameter names, so torchvision and the
-authors' ImageNet checkpoints load without a key map. torchvision's basic-block ResNets cannot
-dilate, hence `resnet_tiny`: a narrow basic-block ResNet that keeps the CPU default fast.
+authors' ImageNet checkpoints load without a key map; torchvision is imported only when one of
+them is built or its weights are located. torchvision's basic-block ResNets cannot dilate, hence
+`resnet_tiny`: a narrow basic-block ResNet that keeps the CPU default fast, built from this
+module's `BasicBlock` (torchvision's, module for module), so that the jobs that only run it do not
+pay torchvision's import.
 
 Output stride 16 trades layer4's stride for dilation, 8 also layer3's; every block of a dilated
 stage gets the stage's rate (DeepLab's convention; torchvision leaves the first block at the
@@ -16,15 +19,10 @@ from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-from torchvision import models
-from torchvision.models.resnet import BasicBlock
 
 from zs3core.checkpoints import load_checkpoint
 
-TORCHVISION = {
-    "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V1),
-    "resnet101": (models.resnet101, models.ResNet101_Weights.IMAGENET1K_V1),
-}
+TORCHVISION = ("resnet50", "resnet101")  # torchvision model names
 BACKBONES = (*TORCHVISION, "resnet_tiny")
 OUTPUT_STRIDES = (8, 16)
 # stride-to-dilation swap of layer2..layer4 (torchvision's `replace_stride_with_dilation`)
@@ -51,6 +49,26 @@ def set_dilation(layer: nn.Sequential, rates: Sequence[int]) -> None:
                 conv.dilation, conv.padding = (rate, rate), (rate, rate)
 
 
+class BasicBlock(nn.Module):
+    """torchvision's `BasicBlock` (stride on the first 3x3 convolution, optional `downsample` of
+    the identity): the same submodules in the same order, so the same state-dict keys and the
+    same initial weights from the same seed."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
+
+
 class ResNetFeatures(nn.Module):
     """A ResNet body (torchvision names `conv1` .. `layer4`, no `fc`): x -> (layer1, layer4)."""
 
@@ -70,7 +88,8 @@ class ResNetFeatures(nn.Module):
 
 
 def torchvision_resnet(name: str, output_stride: int, multi_grid: Sequence[int]) -> ResNetFeatures:
-    net = TORCHVISION[name][0](weights=None, replace_stride_with_dilation=list(DILATED_STAGES[output_stride]))
+    from torchvision.models import get_model
+    net = get_model(name, weights=None, replace_stride_with_dilation=list(DILATED_STAGES[output_stride]))
     modules = {n: getattr(net, n) for n in MODULE_NAMES}
     return ResNetFeatures(modules, 256, 2048, output_stride, multi_grid)
 
@@ -105,7 +124,8 @@ def tiny_resnet(output_stride: int, multi_grid: Sequence[int], widths: Sequence[
 
 def imagenet_checkpoint(name: str) -> Path:
     """The torchvision ImageNet checkpoint of `name` in the local torch hub cache; never downloads."""
-    url = TORCHVISION[name][1].url
+    from torchvision.models import get_model_weights
+    url = get_model_weights(name).IMAGENET1K_V1.url
     path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
     if not path.is_file():
         raise FileNotFoundError(f"segmenter.init=imagenet needs {path} (torchvision's {name} ImageNet "

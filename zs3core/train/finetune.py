@@ -24,7 +24,8 @@ from torch import nn
 
 from zs3core.calibration import choose_gamma
 from zs3core.data.dataset import SegmentationDataset, without_classes
-from zs3core.data.transforms import eval_transform, train_transform
+from zs3core.data.augment import train_transform
+from zs3core.data.transforms import EvalTransform
 from zs3core.models.deeplab import DeepLabV3Plus
 from zs3core.retrain import save_classifier
 from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
@@ -75,7 +76,7 @@ def training_sets(index_csv, pseudo_index_csv, unseen: Sequence[str], train_cfg:
     seen-only images; the pool leaves the hold-out out already, `selftrain.unlabelled_pool`)."""
     transform = train_transform(train_cfg["base_size"], train_cfg["crop_size"], tuple(train_cfg["scale"]))
     seen_only = SegmentationDataset(index_csv, "train", transform, keep=without_classes(unseen))
-    heldout = SegmentationDataset(index_csv, "train", eval_transform(), keep=without_classes(unseen))
+    heldout = SegmentationDataset(index_csv, "train", EvalTransform(), keep=without_classes(unseen))
     heldout.rows = [r for r in seen_only.rows if r["image_id"] in holdout]
     seen_only.rows = [r for r in seen_only.rows if r["image_id"] not in holdout]
     pool = SegmentationDataset(pseudo_index_csv, "train", transform)

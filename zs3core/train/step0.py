@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
-from zs3core.data.transforms import train_transform
 from zs3core.device import resolve_device
 from zs3core.models.deeplab import build_segmenter
 from zs3core.models.devise import CosineLoss, DeviseSegmenter, RankLoss
@@ -34,6 +33,8 @@ def training_set(index_csv, class_names: Sequence[str], unseen: Sequence[str], s
                  holdout: frozenset[str] = frozenset()) -> SegmentationDataset:
     """The training split as step 0 sees it: unseen classes dropped or voided, the held-out
     images (`zs3core.holdout`) left out, augmented."""
+    # imported here: evaluation jobs import this module (load_step0) without paying torchvision's import
+    from zs3core.data.augment import train_transform
     unseen_ids = [class_names.index(c) for c in unseen]
     mode = seg_cfg.get("unseen_pixels", "drop")
     if mode not in ("drop", "ignore"):
