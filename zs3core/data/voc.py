@@ -7,7 +7,6 @@ synthetic datasets share VOC's layout and are indexed here without SBD.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from zs3core.data.index import read_ids, require_layout
 

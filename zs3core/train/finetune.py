@@ -24,7 +24,6 @@ from torch import nn
 
 from zs3core.calibration import choose_gamma
 from zs3core.data.dataset import SegmentationDataset, without_classes
-from zs3core.data.augment import train_transform
 from zs3core.data.transforms import EvalTransform
 from zs3core.models.deeplab import DeepLabV3Plus
 from zs3core.retrain import save_classifier
@@ -74,6 +73,8 @@ def training_sets(index_csv, pseudo_index_csv, unseen: Sequence[str], train_cfg:
                   holdout: frozenset[str]) -> tuple[torch.utils.data.Dataset, SegmentationDataset]:
     """(seen-only images minus the held-out ones + pseudo-labelled pool images, the held-out
     seen-only images; the pool leaves the hold-out out already, `selftrain.unlabelled_pool`)."""
+    # imported here: ZS5Net's default mode (retraining the classifier) imports this module too
+    from zs3core.data.augment import train_transform
     transform = train_transform(train_cfg["base_size"], train_cfg["crop_size"], tuple(train_cfg["scale"]))
     seen_only = SegmentationDataset(index_csv, "train", transform, keep=without_classes(unseen))
     heldout = SegmentationDataset(index_csv, "train", EvalTransform(), keep=without_classes(unseen))
