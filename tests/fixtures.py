@@ -9,6 +9,7 @@ outline around each object, as the real masks do.
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -199,3 +200,35 @@ def make_voc_index(tmp, ids_train: Sequence[str], ids_val: Sequence[str], size=(
     index = Path(tmp) / "index.csv"
     write_index(index, index_rows(voc_records(root), VOC_CLASSES))
     return index, labels
+
+
+# The rehearsal overlay (config/rehearsal.yaml) on real-format trees: what it builds, from what.
+REHEARSAL_TABLES = ["results/table1_voc.md", "results/table2_voc.md", "results/table4_voc.md",
+                    "results/table3_context.md", "results/table4_context.md"]
+
+
+def rehearsal_configs(tmp) -> list[Path]:
+    """VOC and Context trees of 20 training + 3 validation images (40x48) under `tmp/raw`, and
+    the config files that point the rehearsal at them: the user's dataset roots, then crops that
+    fit the images and no loader processes (CPU)."""
+    tmp = Path(tmp)
+    voc_root, _ = make_voc(tmp / "raw", [f"t{i}" for i in range(20)], ["v0", "v1", "v2"], size=(40, 48))
+    ctx = make_context(tmp / "raw", [f"c{i}" for i in range(20)], ["d0", "d1", "d2"], size=(40, 48))
+    my, cpu = tmp / "my.yaml", tmp / "cpu.yaml"
+    my.write_text(yaml.safe_dump({"datasets": {
+        "voc": {"root": str(voc_root)},
+        "context": {"root": str(ctx.root), "labels": str(ctx.labels_dir), "splits": str(ctx.splits_dir)}}}))
+    cpu.write_text(yaml.safe_dump({"segmenter": {"train": {"base_size": 40, "crop_size": 33, "num_workers": 0}}}))
+    return [my, cpu]
+
+
+def assert_rehearsal_outputs(workdir) -> None:
+    """Every table written, from the overlay's first 16 + 3 images of each dataset, by ResNet-101."""
+    workdir = Path(workdir)
+    for table in REHEARSAL_TABLES:
+        assert (workdir / table).stat().st_size > 0, table
+    with open(workdir / "data/voc/index.csv", newline="") as f:
+        assert [r["image_id"] for r in csv.DictReader(f)] == [f"t{i}" for i in range(16)] + ["v0", "v1", "v2"]
+    assert len(list((workdir / "data/context/labels").glob("*.png"))) == 16 + 3
+    with open(workdir / "results/voc_k2_seenonly.csv", newline="") as f:
+        assert next(csv.DictReader(f))["backbone"] == "resnet101"

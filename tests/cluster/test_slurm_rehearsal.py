@@ -8,20 +8,15 @@ its classifier, as the profile's group jobs), every GPU rule asked for a GPU and
 and every table is written, from the real configuration (ResNet-101). The run is 48 SLURM jobs,
 13 rules deep; about half of its time is the jobs' start and the executor's status polling.
 """
-import csv
 import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from fixtures import make_context, make_voc
+from fixtures import REHEARSAL_TABLES, assert_rehearsal_outputs, rehearsal_configs
 from slurm_harness import rule_of
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 900  # the run took 7.5 min under a load of 5-7; a hung status check must not hang CI
-TABLES = ["results/table1_voc.md", "results/table2_voc.md", "results/table4_voc.md",
-          "results/table3_context.md", "results/table4_context.md"]
 GPU_RULES = {"train_step0", "train_supervised", "extract_features", "pseudo_label", "extract_pseudo_features",
              "train_generator", "train_gc", "evaluate_step0", "evaluate_supervised", "evaluate_retrained"}
 # A group of the profile is one job per connected part: the data group a dataset's class
@@ -33,20 +28,11 @@ CPU_RULES = {"data_class_embeddings", "data_holdout_index_voc", "data_context_la
 
 
 def test_rehearsal_tables_1_to_4_through_slurm(slurm, tmp_path):
-    voc_root, _ = make_voc(tmp_path / "raw", [f"t{i}" for i in range(20)], ["v0", "v1", "v2"], size=(40, 48))
-    ctx = make_context(tmp_path / "raw", [f"c{i}" for i in range(20)], ["d0", "d1", "d2"], size=(40, 48))
-    my = tmp_path / "my.yaml"
-    my.write_text(yaml.safe_dump({"datasets": {
-        "voc": {"root": str(voc_root)},
-        "context": {"root": str(ctx.root), "labels": str(ctx.labels_dir), "splits": str(ctx.splits_dir)}}}))
-    # The fixtures' images are 40x48: crop to fit them, and train with no loader processes on CPU.
-    cpu = tmp_path / "cpu.yaml"
-    cpu.write_text(yaml.safe_dump({"segmenter": {"train": {
-        "base_size": 40, "crop_size": 33, "num_workers": 0}}}))
+    my, cpu = rehearsal_configs(tmp_path)
     workdir = tmp_path / "rehearsal"
     cmd = ["timeout", "-k", "30", str(TIMEOUT_S), sys.executable, "-m", "snakemake",
            "--profile", "profiles/slurm", "--slurm-status-command", "squeue",
-           "--slurm-init-seconds-before-status-checks", "2", "--directory", str(workdir), *TABLES,
+           "--slurm-init-seconds-before-status-checks", "2", "--directory", str(workdir), *REHEARSAL_TABLES,
            "--configfile", "config.yaml", str(my), "config/rehearsal.yaml", str(cpu)]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
@@ -56,10 +42,4 @@ def test_rehearsal_tables_1_to_4_through_slurm(slurm, tmp_path):
     for job in jobs:
         assert (job.get("TresPerJob") == "gres:gpu:1") == (rule_of(job) in GPU_RULES), job
         assert list((workdir / ".snakemake/slurm_logs").glob(f"*/**/{job['JobId']}.log")), job
-    for table in TABLES:
-        assert (workdir / table).stat().st_size > 0, table
-    with open(workdir / "data/voc/index.csv", newline="") as f:
-        assert [r["image_id"] for r in csv.DictReader(f)] == [f"t{i}" for i in range(16)] + ["v0", "v1", "v2"]
-    assert len(list((workdir / "data/context/labels").glob("*.png"))) == 16 + 3
-    with open(workdir / "results/voc_k2_seenonly.csv", newline="") as f:
-        assert next(csv.DictReader(f))["backbone"] == "resnet101"
+    assert_rehearsal_outputs(workdir)
