@@ -8,7 +8,6 @@ Pure numpy over a (h, w) label map (void = 255), with no file behind it: the fea
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 from zs3core.data.labels import VOID
 
@@ -44,6 +43,8 @@ def connected_regions(label_small: np.ndarray) -> np.ndarray:
     Ids run 0 .. R-1, by class then in scan order of the region's first pixel, so the same map
     always gives the same ids (readers recompute them from the stored label map).
     """
+    import scipy.ndimage  # here: jobs that import this module for its readers do not pay for it
+
     label_small = np.asarray(label_small)
     regions = np.full(label_small.shape, -1, dtype=np.int32)
     next_id = 0

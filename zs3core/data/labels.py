@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 from PIL import Image
 
 from zs3core.io import atomic_path
@@ -78,6 +77,8 @@ def write_palette_png(path: str | os.PathLike, array: np.ndarray) -> None:
 
 def read_sbd_mat(path: str | os.PathLike) -> np.ndarray:
     """Class indices of an SBD `cls/*.mat` file (MATLAB v5 struct `GTcls`, field `Segmentation`)."""
+    import scipy.io  # here: the many jobs that read PNG labels only do not pay for its import
+
     with naming_errors(path, "label file"):
         # Not squeeze_me: it would turn a one-row map into a 1-D array.
         gtcls = scipy.io.loadmat(path, struct_as_record=False).get("GTcls")
