@@ -12,8 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# greedy: Snakemake's default ILP scheduler starts a solver at every step, about 10% of the
+# wall clock of the default's many short jobs (bench/README.md).
 run: setup
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) --scheduler greedy
 
 test: setup
 	$(PY) -m pytest
