@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from zs3core import metrics
 from zs3core.calibration import apply_gamma
@@ -20,7 +21,6 @@ from zs3core.data.dataset import SegmentationDataset
 from zs3core.data.transforms import EvalTransform
 from zs3core.device import resolve_device
 from zs3core.io import atomic_path, write_npy
-from zs3core.models.resize import resize_bilinear
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
 METRIC_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
@@ -29,7 +29,7 @@ METRIC_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("
 def full_size_scores(scorer: Scorer, images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Scores upsampled bilinearly to the label size: the resolution every metric (and every
     saved prediction, `zs3core.predict`) is computed at."""
-    return resize_bilinear(scorer(images).float(), size)
+    return F.interpolate(scorer(images).float(), size=tuple(size), mode="bilinear", align_corners=False)
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from zs3core.calibration import apply_gamma
@@ -28,7 +29,6 @@ from zs3core.data.labels import read_label, write_palette_png
 from zs3core.data.transforms import VOID, normalise_image
 from zs3core.device import resolve_device
 from zs3core.io import atomic_dir
-from zs3core.models.resize import resize_bilinear
 
 PSEUDO_INDEX = "index.csv"
 
@@ -94,7 +94,7 @@ def pseudo_label_pool(score: Callable[[torch.Tensor], torch.Tensor], index_csv, 
     with atomic_dir(out_dir) as tmp:
         for (image, (image_id,)), row in zip(loader, pool):
             scores = score(image.to(device)).float()
-            scores = resize_bilinear(scores, image.shape[-2:])
+            scores = F.interpolate(scores, size=image.shape[-2:], mode="bilinear", align_corners=False)
             pseudo = top_p_pseudo_labels(scores[0].cpu(), unseen_ids, p, gamma)
             label_path = Path(tmp) / f"{image_id}.png"
             write_palette_png(label_path, pseudo)

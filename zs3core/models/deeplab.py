@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+import torch.nn.functional as F
 from torch import Tensor, cat, nn
 
 from zs3core.authors import resolve_architecture
 
 from .backbones import (BACKBONES, OUTPUT_STRIDES, TORCHVISION, imagenet_checkpoint,
                         load_backbone_weights, tiny_resnet, torchvision_resnet)
-from .resize import resize_bilinear
 
 INITS = ("none", "imagenet", "file", "authors")
 
@@ -61,7 +61,7 @@ class Decoder(nn.Module):
         self.align_corners = align_corners
 
     def forward(self, aspp: Tensor, low: Tensor) -> Tensor:
-        aspp = resize_bilinear(aspp, low.shape[-2:], self.align_corners)
+        aspp = F.interpolate(aspp, size=low.shape[-2:], mode="bilinear", align_corners=self.align_corners)
         return self.convs(cat([aspp, self.low(low)], dim=1))
 
 
@@ -121,7 +121,7 @@ class DeepLabV3Plus(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.classifier(self.features(x))
-        return resize_bilinear(logits, x.shape[-2:], self.align_corners)
+        return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=self.align_corners)
 
 
 def build_segmenter(num_outputs: int, cfg: dict) -> DeepLabV3Plus:
