@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and input functions shared by every stage.
 
+import functools
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,6 +11,7 @@ from zs3core.config import ConfigError, check_config, deep_merge, require_paths,
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
+from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
 from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
 
@@ -78,14 +80,37 @@ def vector_file(wildcards):
     return [source["path"]] if "path" in source else []
 
 
-def checked_roots(*fields):
-    """Input function that stops the DAG with the config key of any dataset folder missing."""
+@functools.cache
+def dataset_layout(name):
+    """The on-disk layout of a real dataset (zs3core/data/layouts.py: named by its `layout`, or
+    found from its paths and root); a ConfigError names the key when it cannot be read."""
+    try:
+        return choose_layout(name, dataset_config(name))
+    except (FileNotFoundError, LayoutError) as exc:
+        raise ConfigError(str(exc)) from exc
 
-    def check(wildcards):
-        require_paths(config, wildcards.dataset, list(fields))
-        return []
 
-    return check
+def datasets_of_layout(*layouts):
+    """Wildcard pattern matching the real datasets read in one of `layouts`. A dataset whose layout
+    cannot be told goes to its format's first layout, whose rule's input (`checked_layout`) stops
+    the DAG with the reason if that dataset is needed at all."""
+
+    def name(ds):
+        try:
+            return dataset_layout(ds).name
+        except ConfigError:
+            return LAYOUTS[dataset_config(ds)["format"]][0]
+
+    names = [ds for ds, spec in config["datasets"].items() if spec["format"] in LAYOUTS and name(ds) in layouts]
+    return "|".join(names) if names else "(?!)"
+
+
+def checked_layout(wildcards):
+    """Input function that stops the DAG with the config key of a dataset folder missing or of a
+    layout that cannot be read."""
+    require_paths(config, wildcards.dataset, ["root"])
+    require_paths(config, wildcards.dataset, list(dataset_layout(wildcards.dataset).keys))
+    return []
 
 
 def default_targets():

@@ -47,18 +47,18 @@ rule index_synthetic:
 
 
 rule index_voc:
-    """Index Pascal-VOC 2012 (+ SBD): train = VOC train + SBD train/val minus VOC val."""
+    """Index Pascal-VOC 2012 (+ SBD's .mat): train = VOC train + SBD train/val minus VOC val."""
     input:
-        checked_roots("root", "sbd_root"),
+        checked_layout,
     output:
         "data/{dataset}/index.csv",
     wildcard_constraints:
-        dataset=datasets_of_format("voc"),
+        dataset=datasets_of_layout("voc", "voc_sbd_mat"),
     params:
         **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
-        sbd_root=lambda wc: dataset_config(wc.dataset).get("sbd_root"),
+        sbd_root=lambda wc: dataset_layout(wc.dataset).paths.get("sbd_root"),
     log:
         "logs/index/{dataset}.log",
     benchmark:
@@ -70,14 +70,39 @@ rule index_voc:
         "../workflow_scripts/index_voc.py"
 
 
+rule index_voc_aug:
+    """Index Pascal-VOC 2012 + SegmentationClassAug/ (mmsegmentation's aug.txt or DeepLab's
+    train_aug.txt): train = VOC train + the listed images minus VOC val."""
+    input:
+        checked_layout,
+    output:
+        "data/{dataset}/index.csv",
+    wildcard_constraints:
+        dataset=datasets_of_layout("voc_aug_png"),
+    params:
+        **first_images_param(),
+        classes=lambda wc: class_names(wc.dataset),
+        root=lambda wc: dataset_config(wc.dataset)["root"],
+        aug_list=lambda wc: dataset_layout(wc.dataset).paths["aug_list"],
+    log:
+        "logs/index/{dataset}.log",
+    benchmark:
+        "benchmarks/index/{dataset}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../workflow_scripts/index_voc_aug.py"
+
+
 rule context_labels:
     """Convert Pascal-Context's 459-class .mat LabelMaps to 60-class palette PNGs, once."""
     input:
-        checked_roots("root", "labels", "splits"),
+        checked_layout,
     output:
         directory("data/{dataset}/labels"),
     wildcard_constraints:
-        dataset=datasets_of_format("context"),
+        dataset=datasets_of_layout("context_mat"),
     params:
         **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
@@ -95,6 +120,32 @@ rule context_labels:
         "../workflow_scripts/context_labels.py"
 
 
+rule context_labels_png:
+    """Map mmsegmentation's Pascal-Context PNGs (0 = background, k = the k-th of the 59 classes
+    by name) onto the configured class list as palette PNGs, once."""
+    input:
+        checked_layout,
+    output:
+        directory("data/{dataset}/labels"),
+    wildcard_constraints:
+        dataset=datasets_of_layout("context_mmseg_png"),
+    params:
+        **first_images_param(),
+        classes=lambda wc: class_names(wc.dataset),
+        labels=lambda wc: dataset_layout(wc.dataset).paths["labels"],
+        splits=lambda wc: dataset_layout(wc.dataset).paths["splits"],
+        renames=lambda wc: dataset_config(wc.dataset).get("label_renames", {}),
+    log:
+        "logs/context_labels/{dataset}.log",
+    benchmark:
+        "benchmarks/context_labels/{dataset}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        "../workflow_scripts/context_labels_png.py"
+
+
 rule index_context:
     """Index Pascal-Context: VOC2010 images with the converted 60-class labels."""
     input:
@@ -107,7 +158,7 @@ rule index_context:
         **first_images_param(),
         classes=lambda wc: class_names(wc.dataset),
         root=lambda wc: dataset_config(wc.dataset)["root"],
-        splits=lambda wc: dataset_config(wc.dataset)["splits"],
+        splits=lambda wc: dataset_layout(wc.dataset).paths["splits"],
     log:
         "logs/index/{dataset}.log",
     benchmark:

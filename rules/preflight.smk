@@ -17,6 +17,7 @@ rule preflight:
         sbd_root=lambda wc: dataset_config(wc.dataset).get("sbd_root"),
         labels=lambda wc: dataset_config(wc.dataset).get("labels"),
         splits=lambda wc: dataset_config(wc.dataset).get("splits"),
+        layout=lambda wc: dataset_config(wc.dataset).get("layout", "auto"),
         label_renames=lambda wc: dataset_config(wc.dataset).get("label_renames", {}),
         unseen=lambda wc: {k: unseen_classes(config, wc.dataset, k) for k in split_ks(config, wc.dataset)},
         segmenter=lambda wc: segmenter_config(wc.dataset),

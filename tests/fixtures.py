@@ -142,6 +142,57 @@ def make_sbd(tmp, ids_train: Sequence[str], ids_val: Sequence[str], size=(24, 32
     return root, labels
 
 
+def write_grey_png(path: Path, label: np.ndarray) -> None:
+    """A greyscale PNG (mode 'L'), as mmsegmentation's converters write them (`Image.fromarray`
+    of a uint8 array): SegmentationClassAug/ and SegmentationClassContext/."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(label, np.uint8)).save(path)
+
+
+def make_voc_aug(tmp, ids_train: Sequence[str], ids_val: Sequence[str], listed: Sequence[str],
+                 style: str = "mmseg", size=(24, 32), rng=3) -> tuple[Path, dict[str, np.ndarray]]:
+    """VOC 2012 (`make_voc`) + SegmentationClassAug/: a grey PNG (with a void 255 outline) and a
+    JPEG for every id of `listed`, and the list in `style`:
+    - "mmseg": ImageSets/Segmentation/aug.txt, one id per line (mmsegmentation's voc_aug.py);
+    - "deeplab": ImageSets/SegmentationAug/train_aug.txt, '/JPEGImages/<id>.jpg
+      /SegmentationClassAug/<id>.png' lines (DeepLab-PyTorch).
+    Returns (root, {id: label}): the VOC PNG's label for VOC ids, the aug PNG's for the others.
+    A listed VOC id gets an aug PNG that differs from its VOC PNG, so a test can tell them apart."""
+    rng = _rng(rng)
+    root, labels = make_voc(tmp, ids_train, ids_val, size=size, rng=rng)
+    for image_id in listed:
+        aug = _label(rng, size, range(1, 21), outline=True)
+        if image_id in labels:
+            aug = np.where(aug == 0, 20, aug).astype(np.uint8)  # never equal to the VOC PNG
+        else:
+            labels[image_id] = aug
+            _write_jpeg(root / "JPEGImages" / f"{image_id}.jpg", size, rng)
+        write_grey_png(root / "SegmentationClassAug" / f"{image_id}.png", aug)
+    if style == "mmseg":
+        _write_ids(root / "ImageSets" / "Segmentation" / "aug.txt", listed)
+    else:
+        lines = [f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png" for i in listed]
+        _write_ids(root / "ImageSets" / "SegmentationAug" / "train_aug.txt", lines)
+    return root, labels
+
+
+def make_context_mmseg(tmp, ids_train: Sequence[str], ids_val: Sequence[str], size=(24, 32), rng=4
+                       ) -> tuple[Path, dict[str, np.ndarray]]:
+    """VOC2010 as mmsegmentation's pascal_context.py leaves it: JPEGImages/, grey PNGs in
+    SegmentationClassContext/ (0 = background, 1..59; no 255) and ImageSets/SegmentationContext/
+    {train,val}.txt (sorted, as it writes them). Returns (root, {id: PNG values})."""
+    rng = _rng(rng)
+    root = Path(tmp) / "VOCdevkit" / "VOC2010"
+    values = {}
+    for image_id in dict.fromkeys([*ids_train, *ids_val]):
+        values[image_id] = _label(rng, size, range(1, 60), outline=False)
+        _write_jpeg(root / "JPEGImages" / f"{image_id}.jpg", size, rng)
+        write_grey_png(root / "SegmentationClassContext" / f"{image_id}.png", values[image_id])
+    _write_ids(root / "ImageSets" / "SegmentationContext" / "train.txt", sorted(ids_train))
+    _write_ids(root / "ImageSets" / "SegmentationContext" / "val.txt", sorted(ids_val))
+    return root, values
+
+
 def context_names(class_names: Sequence[str] = CONTEXT_CLASSES, total: int = 459) -> dict[int, str]:
     """A 459-line labels.txt table: the class names (less background), real distractors, and
     fillers, sorted by name as in the release, so late names (wall, window...) get indices > 255."""

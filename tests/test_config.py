@@ -85,3 +85,22 @@ def test_ks_narrow_the_splits_and_must_exist(base_config):
     base_config["datasets"]["voc"]["ks"] = [3]
     with pytest.raises(ConfigError, match=r"datasets\.voc\.ks lists K = \[3\]"):
         checked(base_config)
+
+
+def test_layouts_that_cannot_be_read_are_named(base_config):
+    datasets = base_config["datasets"]
+    datasets["voc"]["layout"] = "context_mmseg_png"
+    datasets["context"]["labels"] = "/data/pascal-context/trainval"  # without splits
+    with pytest.raises(ConfigError) as error:
+        checked(base_config)
+    message = str(error.value)
+    assert "datasets.voc.layout is 'context_mmseg_png', expected auto or one of ['voc', 'voc_sbd_mat', " \
+           "'voc_aug_png'] for format 'voc'" in message
+    assert "datasets.context.labels and datasets.context.splits go together" in message
+    datasets["voc"]["layout"] = "voc_sbd_mat"
+    datasets["context"]["splits"] = "/data/pascal-context/splits"
+    with pytest.raises(ConfigError, match=r"datasets\.voc\.layout 'voc_sbd_mat' needs datasets\.voc\.sbd_root"):
+        checked(base_config)
+    datasets["voc"]["layout"] = "bogus"
+    with pytest.raises(Exception, match="bogus"):
+        checked(base_config)

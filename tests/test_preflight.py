@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from fixtures import CONTEXT_CLASSES, VOC_CLASSES, make_context, make_sbd, make_voc, write_voc_png
-from zs3core.preflight import (PreflightError, class_table, decode_all, decode_findings, listed_ids, scan_context,
-                               scan_voc, split_findings, split_table)
+from fixtures import (CONTEXT_CLASSES, VOC_CLASSES, make_context, make_context_mmseg, make_sbd, make_voc,
+                      make_voc_aug, write_grey_png, write_voc_png)
+from zs3core.data.layouts import choose_layout
+from zs3core.preflight import (PreflightError, class_table, decode_all, decode_findings, listed_ids, scan,
+                               scan_context, scan_context_png, scan_voc, split_findings, split_table)
 from zs3core.preflight_inputs import embedding_rows, weight_findings
 from zs3core.preflight_report import feature_file_bytes, run_preflight
 
@@ -170,3 +172,64 @@ def test_gpu_hours_by_hand():
     assert hours["evaluations (test split)"] == round(9 * 1449 / RATES["eval_images_per_s"] / 3600, 2)
     authors = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000}, {2: 1582}, {**cfg, "init": "authors"})}
     assert authors["step 0: seen-only segmenters"] == 0
+
+
+def preflight_params(tmp, fmt, classes, **paths):
+    """The preflight rule's params on a tiny run; the word-vector file is missing (a finding, no load)."""
+    return {"format": fmt, "classes": classes, **paths, "unseen": {2: ["cow", "motorbike"]},
+            "segmenter": {"backbone": "resnet_tiny", "feature_dim": 8, "init": "none",
+                          "train": {"batch_size": 1, "epochs": 1}},
+            "baseline_epochs": 1, "max_per_class": 10, "n_per_class": 10, "generator_iterations": 1,
+            "gc_iterations": 1, "tables": [1], "holdout_fraction": 0.5, "seed": 0, "embedding_source": "w2v",
+            "embedding": {"format": "word2vec_binary", "path": str(tmp / "none.bin")}, "aliases": {}}
+
+
+def test_report_names_the_layout_found_and_why(tmp_path):
+    root, _ = make_voc_aug(tmp_path, ["a1", "a2", "a3"], ["v1", "v2"], ["s1", "s2", "v1"])
+    params = preflight_params(tmp_path, "voc", VOC_CLASSES, root=str(root), sbd_root=None, layout="auto")
+    run_preflight("voc", params, tmp_path / "aug.md", tmp_path / "aug.csv")
+    report = (tmp_path / "aug.md").read_text()
+    assert "## Layout\n\n`voc_aug_png`: VOC 2012 + SegmentationClassAug/ grey PNGs" in report
+    assert "Chosen because found under datasets.voc.root; list ImageSets/Segmentation/aug.txt." in report
+    assert "Official counts of this layout: train 10,582, val 1,449" in report and "Also found" not in report
+    assert "| train | 5 | 10582 | 5 | 5 |" in report and "| val | 2 | 1449 | 2 | 2 |" in report
+
+    # The same tree with SBD's .mat set as well: two layouts, the configured one read.
+    sbd, _ = make_sbd(tmp_path, ["s1", "s3"], ["v1"])
+    run_preflight("voc", {**params, "sbd_root": str(sbd)}, tmp_path / "two.md", tmp_path / "two.csv")
+    report = (tmp_path / "two.md").read_text()
+    assert f"`voc_sbd_mat`: VOC 2012 + SBD's cls/*.mat (root `{root}`, sbd_root `{sbd}`)" in report
+    assert "Chosen because datasets.voc.sbd_root is set: a path the config names wins over what " \
+           "datasets.voc.root holds." in report
+    assert "Also found, not read: `voc_aug_png` (choose with `datasets.<name>.layout`)." in report
+    assert "| train | 5 | 10582 |" in report  # a1-a3 + s1, s3 (v1 is VOC val)
+
+
+def test_voc_alone_is_reported_as_not_the_papers_training_set(tmp_path):
+    root, _ = make_voc(tmp_path, ["a1"], ["v1"])
+    params = preflight_params(tmp_path, "voc", VOC_CLASSES, root=str(root))
+    findings = run_preflight("voc", params, tmp_path / "r.md", tmp_path / "r.csv")
+    (warning,) = [f for f in findings if f.check == "layout"]
+    assert warning.severity == "warning" and "10,582" in warning.message
+    assert "| train | 1 | 1464 |" in (tmp_path / "r.md").read_text()
+
+
+def test_context_pngs_of_mmsegmentation(tmp_path):
+    root, values = make_context_mmseg(tmp_path, ["c1", "c2", "c3"], ["d1"])
+    bad = values["c3"].copy()
+    bad[0, 0] = 61
+    write_grey_png(root / "SegmentationClassContext/c3.png", bad)
+    plan = scan(choose_layout("context", {"format": "context", "root": str(root)}), CONTEXT_CLASSES)
+    assert plan.listed == {"train": 3, "val": 1} and plan.official == {"train": 4998, "val": 5105}
+    results = decode_all(plan.records, len(CONTEXT_CLASSES), plan.lut)
+    (finding,) = decode_findings(results)
+    assert (finding.check, finding.path) == ("label value", str(root / "SegmentationClassContext/c3.png"))
+    assert "[61]" in finding.message
+    table = {r["class"]: r for r in class_table(results, CONTEXT_CLASSES)}
+    for c, name in enumerate(CONTEXT_CLASSES):  # the configured order is the PNGs': counts as written
+        assert table[name]["train_pixels"] == sum(int((values[i] == c).sum()) for i in ("c1", "c2"))
+        assert table[name]["val_pixels"] == int((values["d1"] == c).sum())
+    renamed = scan_context_png(root, ["background", "diningtable"], {"table": "diningtable"})
+    assert not renamed.findings
+    (absent,) = scan_context_png(root, ["background", "diningtable"]).findings
+    assert absent.check == "class not in the 59 classes of mmsegmentation's PNGs" and "'diningtable'" in absent.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zs3core import authors
+from zs3core.data.layouts import LAYOUTS
 
 
 class ConfigError(ValueError):
@@ -57,10 +58,24 @@ def _dataset_problems(name: str, ds: dict) -> list[str]:
     unknown_ks = [k for k in ds.get("ks", []) if str(k) not in ds["unseen"]]
     if unknown_ks:
         problems.append(f"{key}.ks lists K = {unknown_ks} with no split in {key}.unseen")
-    required = {"voc": ["root"], "context": ["root", "labels", "splits"], "synthetic": ["world"]}[ds["format"]]
+    required = {"voc": ["root"], "context": ["root"], "synthetic": ["world"]}[ds["format"]]
     for field in required:
         if ds.get(field) in (None, ""):
             problems.append(f"{key}.{field} is required for format '{ds['format']}'")
+    return problems + _layout_problems(key, ds)
+
+
+def _layout_problems(key: str, ds: dict) -> list[str]:
+    """A `layout` of another format, or one whose paths the config lacks (zs3core/data/layouts.py)."""
+    fmt, layout = ds["format"], ds.get("layout", "auto")
+    problems = []
+    if layout != "auto" and layout not in LAYOUTS.get(fmt, ()):
+        problems.append(f"{key}.layout is '{layout}', expected auto or one of {list(LAYOUTS.get(fmt, ()))} "
+                        f"for format '{fmt}'")
+    if fmt == "context" and bool(ds.get("labels")) != bool(ds.get("splits")):
+        problems.append(f"{key}.labels and {key}.splits go together (the 459-class .mat release): set both or neither")
+    needs = {"voc_sbd_mat": ["sbd_root"], "context_mat": ["labels", "splits"]}.get(layout, [])
+    problems += [f"{key}.layout '{layout}' needs {key}.{field}" for field in needs if not ds.get(field)]
     return problems
 
 

@@ -5,9 +5,10 @@ Building the index stops at the first bad file; here every problem becomes a `Fi
 by path), so one pass lists all of them. Only what makes a run impossible from the start (a
 missing root folder, no image at all) raises `PreflightError`.
 
-`scan_voc` / `scan_context` plan the records from the roots (ids listed twice, missing files,
-class names absent from Context's labels.txt), `decode_all` reads each image and label once in a
-pool of worker processes, and `class_table` / `split_table` sum what the stages will get.
+`scan` plans the records of the dataset's layout (`zs3core.data.layouts`) through `scan_voc` /
+`scan_context` / `scan_context_png` (ids listed twice, missing files, class names absent from
+Context's labels.txt), `decode_all` reads each image and label once in a pool of worker
+processes, and `class_table` / `split_table` sum what the stages will get.
 """
 from __future__ import annotations
 
@@ -19,18 +20,12 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from zs3core.data.context import (IMAGES_LAYOUT, LABELS_LAYOUT, SPLITS_LAYOUT, read_context_names,
-                                  read_label_map)
+from zs3core.data.context import (IMAGES_LAYOUT, LABELS_LAYOUT, MMSEG_LAYOUT, SPLITS_LAYOUT, apply_lut,
+                                  lut_outside, mmseg_names, read_context_names, read_label_map)
 from zs3core.data.index import SPLITS, require_layout, verify_image
-from zs3core.data.labels import VOID, read_label
-from zs3core.data.voc import SBD_LAYOUT, VOC_LAYOUT
-
-# The official image counts per split (VOC train with SBD: the 10,582 "trainaug" images).
-OFFICIAL_COUNTS = {
-    "voc+sbd": {"train": 10582, "val": 1449},
-    "voc": {"train": 1464, "val": 1449},
-    "context": {"train": 4998, "val": 5105},
-}
+from zs3core.data.labels import VOID, read_label, read_png_label
+from zs3core.data.layouts import OFFICIAL_COUNTS, Layout
+from zs3core.data.voc import voc_records
 
 
 class PreflightError(RuntimeError):
@@ -50,7 +45,8 @@ class Finding:
 @dataclass
 class Plan:
     """What the run would read: records (image_id, split, image, label) of files present, the
-    per-split count of listed ids, the Context lookup table (459-class index -> class index)."""
+    per-split count of listed ids, the Context lookup table (459-class index, or the value of
+    mmsegmentation's PNGs, -> class index)."""
     records: list[dict]
     listed: dict[str, int]
     official: dict[str, int]
@@ -89,35 +85,27 @@ def _present(records: Iterable[dict], findings: list[Finding]) -> list[dict]:
     return kept
 
 
-def scan_voc(root, sbd_root=None) -> Plan:
-    """VOC 2012 (+ SBD) as `zs3core.data.voc.voc_records` indexes it, without stopping at a problem."""
-    root = require_layout(root, "datasets.voc.root", ["JPEGImages", "SegmentationClass",
-                          "ImageSets/Segmentation/train.txt", "ImageSets/Segmentation/val.txt"], VOC_LAYOUT)
+def scan_voc(root, sbd_root=None, aug_list=None, layout: str | None = None) -> Plan:
+    """VOC 2012 (+ SBD's `.mat` or the SegmentationClassAug/ PNGs of `aug_list`): the records of
+    `zs3core.data.voc.voc_records`, the index's own, with what it would pass over as findings.
+    `layout` picks the official counts (by default the one the paths imply)."""
+    records = voc_records(root, sbd_root, aug_list)
     findings: list[Finding] = []
-    sets = root / "ImageSets" / "Segmentation"
-    voc_train, voc_val = (_read_split(sets / f"{s}.txt", findings) for s in SPLITS)
-
-    def record(image_id, split, base, image, label):
-        return {"image_id": image_id, "split": split, "image": str(base / image / f"{image_id}.jpg"),
-                "label": str(base / label)}
-
-    train = {i: record(i, "train", root, "JPEGImages", f"SegmentationClass/{i}.png") for i in voc_train}
-    if sbd_root is not None:
-        sbd = require_layout(sbd_root, "datasets.voc.sbd_root", ["img", "cls", "train.txt", "val.txt"], SBD_LAYOUT)
-        for i in _read_split(sbd / "train.txt", findings) + _read_split(sbd / "val.txt", findings):
-            train.setdefault(i, record(i, "train", sbd, "img", f"cls/{i}.mat"))
-    val = set(voc_val)
-    records = [r for i, r in train.items() if i not in val] + \
-        [record(i, "val", root, "JPEGImages", f"SegmentationClass/{i}.png") for i in voc_val]
+    lists = [Path(root) / "ImageSets" / "Segmentation" / f"{s}.txt" for s in SPLITS]
+    lists += [Path(sbd_root) / f"{s}.txt" for s in SPLITS] if sbd_root is not None else []
+    lists += [Path(aug_list)] if aug_list is not None else []
+    for path in lists:
+        _read_split(path, findings)
     listed = {s: sum(r["split"] == s for r in records) for s in SPLITS}
-    official = OFFICIAL_COUNTS["voc+sbd" if sbd_root is not None else "voc"]
-    return Plan(_present(records, findings), listed, official, findings)
+    layout = layout or ("voc_sbd_mat" if sbd_root is not None else "voc_aug_png" if aug_list is not None else "voc")
+    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS[layout], findings)
 
 
 def context_lookup(names: Mapping[int, str], class_names: Sequence[str], renames: Mapping[str, str] | None,
-                   names_path: str) -> tuple[np.ndarray, list[Finding]]:
-    """As `zs3core.data.context.context_lut`, but a class of the list absent from labels.txt is a
-    finding (its pixels would all be background) instead of an error."""
+                   names_path: str, source: str = "labels.txt") -> tuple[np.ndarray, list[Finding]]:
+    """As `zs3core.data.context.context_lut`, but a class of the list absent from the names
+    (`source`: labels.txt, or the 59 of mmsegmentation's PNGs) is a finding (its pixels would all
+    be background) instead of an error."""
     renames = renames or {}
     position = {name: i for i, name in enumerate(class_names)}
     lut = np.zeros(max(names, default=0) + 1, dtype=np.uint8)
@@ -126,8 +114,8 @@ def context_lookup(names: Mapping[int, str], class_names: Sequence[str], renames
         if position.get(name, 0):
             lut[index] = position[name]
     matched = {renames.get(n, n) for n in names.values()}
-    findings = [Finding("error", "class not in labels.txt", names_path,
-                        f"class {c!r} of datasets.context.classes matches no name in labels.txt "
+    findings = [Finding("error", f"class not in {source}", names_path,
+                        f"class {c!r} of datasets.context.classes matches no name in {source} "
                         f"(set datasets.context.label_renames)")
                 for c in class_names[1:] if c not in matched]
     return lut, findings
@@ -150,12 +138,51 @@ def scan_context(root, labels, splits, class_names: Sequence[str], renames=None)
     records = [{"image_id": i, "split": s, "image": str(root / "JPEGImages" / f"{i}.jpg"),
                 "label": str(labels / f"{i}.mat")} for s in SPLITS for i in ids[s]]
     listed = {s: len(ids[s]) for s in SPLITS}
-    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context"], findings, lut)
+    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context_mat"], findings, lut)
+
+
+def scan_context_png(root, class_names: Sequence[str], renames=None) -> Plan:
+    """Pascal-Context as mmsegmentation's converter left it under the VOC2010 `root`:
+    SegmentationClassContext/<id>.png (0 = background, k = the k-th of the 59 classes by name)
+    and ImageSets/SegmentationContext/{train,val}.txt."""
+    root = require_layout(root, "datasets.context.root", ["JPEGImages", "SegmentationClassContext",
+                          "ImageSets/SegmentationContext/train.txt", "ImageSets/SegmentationContext/val.txt"],
+                          MMSEG_LAYOUT)
+    pngs, splits = root / "SegmentationClassContext", root / "ImageSets" / "SegmentationContext"
+    lut, findings = context_lookup(mmseg_names(), class_names, renames, str(pngs),
+                                   "the 59 classes of mmsegmentation's PNGs")
+    ids = {s: _read_split(splits / f"{s}.txt", findings) for s in SPLITS}
+    for i in sorted(set(ids["train"]) & set(ids["val"])):
+        findings.append(Finding("error", "listed twice", str(splits), f"id {i} is in both train.txt and val.txt"))
+    records = [{"image_id": i, "split": s, "image": str(root / "JPEGImages" / f"{i}.jpg"),
+                "label": str(pngs / f"{i}.png")} for s in SPLITS for i in ids[s]]
+    listed = {s: len(ids[s]) for s in SPLITS}
+    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context_mmseg_png"], findings, lut)
+
+
+def scan(layout: Layout, class_names: Sequence[str], renames=None) -> Plan:
+    """The plan of a dataset in its layout (`zs3core.data.layouts.choose_layout`)."""
+    p = layout.paths
+    if layout.name == "context_mat":
+        return scan_context(p["root"], p["labels"], p["splits"], class_names, renames)
+    if layout.name == "context_mmseg_png":
+        return scan_context_png(p["root"], class_names, renames)
+    return scan_voc(p["root"], p.get("sbd_root"), p.get("aug_list"), layout.name)
+
+
+def layout_findings(layout: Layout) -> list[Finding]:
+    """A VOC run on VOC train alone: not the paper's training set."""
+    if layout.name != "voc":
+        return []
+    return [Finding("warning", "layout", layout.paths["root"],
+                    "VOC train alone (1,464 images): the paper trained on 10,582 (VOC train + SBD); set "
+                    "datasets.voc.sbd_root or put SegmentationClassAug/ with its list under the root")]
 
 
 def inspect(record: dict, num_classes: int, lut: np.ndarray | None = None) -> dict:
     """Decode one image and its label: pixel counts per class, or the problems found (as
-    (check, path, message)); `lut` maps Context's 459-class LabelMap onto the classes."""
+    (check, path, message)); `lut` maps Context's 459-class LabelMap (`.mat`) or
+    mmsegmentation's PNG values (void 255 kept) onto the classes."""
     problems, counts = [], None
     try:
         width, height = verify_image(record["image"])
@@ -166,12 +193,15 @@ def inspect(record: dict, num_classes: int, lut: np.ndarray | None = None) -> di
         if lut is None:
             label = read_label(record["label"])
         else:
-            raw = read_label_map(record["label"])
-            outside = np.unique(raw[raw >= len(lut)])
+            png = record["label"].endswith(".png")
+            raw = read_png_label(record["label"]) if png else read_label_map(record["label"])
+            outside = lut_outside(raw, lut, keep_void=png)
             if outside.size:
+                where = f"mmsegmentation's Context classes (0..{len(lut) - 1}) nor void {VOID}" if png \
+                    else f"in labels.txt (max {len(lut) - 1})"
                 problems.append(("label value", record["label"],
-                                 f"LabelMap values {outside.tolist()} are not in labels.txt (max {len(lut) - 1})"))
-            label = lut[np.minimum(raw, len(lut) - 1)]
+                                 f"{'values' if png else 'LabelMap values'} {outside.tolist()} are not {where}"))
+            label = apply_lut(raw, lut, keep_void=png)
     except Exception as exc:
         problems.append(("unreadable label", record["label"], str(exc)))
         return {"image_id": record["image_id"], "split": record["split"], "problems": problems, "counts": None}

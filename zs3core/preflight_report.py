@@ -82,13 +82,23 @@ def findings_csv(findings: Sequence[Finding]) -> str:
     return out.getvalue()
 
 
+def layout_text(layout) -> str:
+    """The report's layout section: which layout was read, why, and what else the tree holds."""
+    official = ", ".join(f"{s} {n:,}" for s, n in layout.official.items())
+    others = ", ".join(f"`{n}`" for n in layout.others)
+    return (f"{layout.describe()}.\n\nChosen because {layout.reason}.\n\n" +
+            (f"Also found, not read: {others} (choose with `datasets.<name>.layout`).\n\n" if others else "") +
+            f"Official counts of this layout: {official} (compared under Images per split).\n")
+
+
 def write_report(md_path, csv_path, dataset: str, sections: Mapping, findings: Sequence[Finding]) -> None:
-    """Write the markdown report and the findings CSV atomically. `sections`: counts, classes,
-    splits, embeddings, weights, disk, gpu (see workflow_scripts/preflight.py)."""
+    """Write the markdown report and the findings CSV atomically. `sections`: layout, counts,
+    classes, splits, embeddings, weights, disk, gpu (see `run_preflight`)."""
     errors = sum(f.severity == "error" for f in findings)
     md = [f"# Preflight of `{dataset}`\n",
           f"**{errors} error(s), {len(findings) - errors} warning(s)**" +
           (" - fix the errors before the first GPU job.\n" if errors else ".\n"),
+          "## Layout\n", layout_text(sections["layout"]),
           "## Findings\n", _table([f.__dict__ for f in findings], ["severity", "check", "path", "message"])
           if findings else "None.\n",
           "## Images per split\n", _table(sections["counts"], ["split", "listed", "official", "on_disk", "decoded"]),
@@ -112,17 +122,16 @@ def write_report(md_path, csv_path, dataset: str, sections: Mapping, findings: S
 def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1) -> list[Finding]:
     """The whole preflight of one dataset from the rule's params `p` (see rules/preflight.smk);
     returns the findings. Raises PreflightError when there is nothing to check."""
+    from zs3core.data.layouts import choose_layout
     from zs3core.preflight import (PreflightError, class_table, count_findings, decode_all, decode_findings,
-                                   scan_context, scan_voc, split_findings, split_table)
+                                   layout_findings, scan, split_findings, split_table)
     from zs3core.preflight_inputs import embedding_rows, weight_findings
 
     classes = list(p["classes"])
-    if p["format"] == "voc":
-        plan = scan_voc(p["root"], p.get("sbd_root"))
-    elif p["format"] == "context":
-        plan = scan_context(p["root"], p["labels"], p["splits"], classes, p.get("label_renames"))
-    else:
+    if p["format"] not in ("voc", "context"):
         raise PreflightError(f"datasets.{dataset}.format = {p['format']!r}: preflight reads voc or context")
+    layout = choose_layout(dataset, p)
+    plan = scan(layout, classes, p.get("label_renames"))
     if not plan.records:
         raise PreflightError(f"datasets.{dataset}: no image listed in the splits exists on disk "
                              f"(listed {plan.listed}); check the dataset roots")
@@ -133,7 +142,7 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
     splits = split_table(results, classes, p["unseen"], holdout)
     emb_rows, emb_findings = embedding_rows(classes, p["embedding_source"], p["embedding"], p["aliases"])
     checked, weight_problems = weight_findings(seg, p["format"], sorted(p["unseen"]), classes)
-    findings = plan.findings + count_findings(plan) + decode_findings(results) + \
+    findings = layout_findings(layout) + plan.findings + count_findings(plan) + decode_findings(results) + \
         split_findings(splits, seg["train"]["batch_size"]) + emb_findings + weight_problems
     decoded = [r for r in results if r["counts"] is not None]
     counts = [{"split": s, "listed": plan.listed[s], "official": plan.official[s],
@@ -154,7 +163,7 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
     gpu = gpu_hours(n["train"], n["val"], {r["K"]: r["seen_only_train_images"] for r in splits},
                     {r["K"]: r["zs5_pool_images"] for r in splits}, cost)
     gpu.append({"stage": "total", "gpu_hours": round(sum(g["gpu_hours"] for g in gpu), 2)})
-    sections = {"counts": counts, "classes": class_table(decoded, classes), "splits": splits,
+    sections = {"layout": layout, "counts": counts, "classes": class_table(decoded, classes), "splits": splits,
                 "embedding_source": p["embedding_source"], "embeddings": emb_rows, "weights": checked,
                 "disk": disk, "gpu": gpu}
     write_report(md_path, csv_path, dataset, sections, findings)

@@ -5,7 +5,8 @@ import json
 import numpy as np
 
 from conftest import run_snakemake, small_synthetic
-from fixtures import CONTEXT_CLASSES, VOC_CLASSES, make_context, make_sbd, make_voc
+from fixtures import CONTEXT_CLASSES, VOC_CLASSES, make_context, make_context_mmseg, make_sbd, make_voc, make_voc_aug
+from test_authors_workflow import job_counts
 
 
 def read_csv(path):
@@ -40,6 +41,30 @@ def test_real_format_indexes(workdir, tmp_path):
         want = [CONTEXT_CLASSES[v] for v in np.unique(ctx.expected[image_id])]
         assert row["classes"].split() == want
     assert (workdir / "data/context/labels/c4.png").exists()
+
+
+def test_layouts_found_from_the_roots_alone(workdir, tmp_path):
+    # DeepLab's train_aug.txt lists VOC train a1, VOC val v1 and the augmented s1, s2.
+    voc_root, voc_labels = make_voc_aug(tmp_path / "raw", ["a1", "a2"], ["v1", "v2"], ["a1", "s1", "v1", "s2"], "deeplab")
+    ctx_root, ctx_values = make_context_mmseg(tmp_path / "raw", ["c1", "c2"], ["d1"])
+    overrides = {"datasets": {"voc": {"root": str(voc_root), "segmenter": {"init": "none"}},
+                              "context": {"root": str(ctx_root)}}}
+    jobs = job_counts(run_snakemake(workdir, ["results/table1_voc.md"], overrides, "-n"))
+    assert jobs["index_voc_aug"] == 1 and "index_voc" not in jobs and jobs["table1"] == 1
+
+    run_snakemake(workdir, ["data/voc/index.csv", "data/context/index.csv"], overrides)
+    voc = {r["image_id"]: r for r in read_csv(workdir / "data/voc/index.csv")}
+    assert {i: r["split"] for i, r in voc.items()} == {"a1": "train", "a2": "train", "s1": "train", "s2": "train",
+                                                       "v1": "val", "v2": "val"}
+    assert voc["a1"]["label"] == str(voc_root / "SegmentationClass/a1.png")
+    assert voc["s1"]["label"] == str(voc_root / "SegmentationClassAug/s1.png")
+    for image_id, row in voc.items():
+        assert row["classes"].split() == [VOC_CLASSES[v] for v in np.unique(voc_labels[image_id]) if v != 255]
+    context = {r["image_id"]: r for r in read_csv(workdir / "data/context/index.csv")}
+    assert {i: r["split"] for i, r in context.items()} == {"c1": "train", "c2": "train", "d1": "val"}
+    for image_id, row in context.items():
+        assert row["classes"].split() == [CONTEXT_CLASSES[v] for v in np.unique(ctx_values[image_id])]
+        assert row["label"].endswith(f"data/context/labels/{image_id}.png")
 
 
 def test_synthetic_index_and_embeddings_build_from_nothing(workdir):
