@@ -1,9 +1,10 @@
 """Every command of README.md and docs/*.md works exactly as written.
 
 The commands are the lines of every fenced block tagged bash/sh/shell (`\\` continuations joined)
-and every inline code span that starts with `.venv/bin/`; an untagged fenced block must not hold a
-command (it is output or a diagram). They run in one shared folder that looks like a clone (the
-project's files linked in, nothing built), as a user would run them from the repository root:
+and every inline code span that starts with `.venv/bin/`; a block with another tag or none (output,
+a diagram, YAML) must not hold a command line. They run in one shared folder that looks like a
+clone (the project's files linked in, nothing built), as a user would run them from the
+repository root:
 
 - `snakemake`: dry-run (`-n` added after the executable); it must succeed and plan every target
   it names. `--report` (which never runs a job) runs as written: on a folder without a finished
@@ -60,24 +61,26 @@ class Command:
     text: str  # as written, continuations joined
 
 
-def fenced_blocks(path: Path):
-    """(line of the opening fence, info tag, lines) of every fenced block of a Markdown file."""
+def markdown(path: Path) -> tuple[list[tuple[int, str, list[str]]], str]:
+    """The fenced blocks of a Markdown file, as (line of the opening fence, info tag, lines), and
+    its text outside them."""
     lines = path.read_text().splitlines()
-    i = 0
+    blocks, prose, i = [], [], 0
     while i < len(lines):
-        opening = re.match(r"^(\s*)(`{3,}|~{3,})\s*([^`\s]*)", lines[i])
+        opening = re.match(r"^\s*(`{3,}|~{3,})\s*([^`\s]*)", lines[i])
         if not opening:
+            prose.append(lines[i])
             i += 1
             continue
-        fence, start, body = opening.group(2), i + 1, []
+        fence, start, body = opening.group(1), i + 1, []
         i += 1
         while i < len(lines) and not lines[i].strip().startswith(fence):
             body.append(lines[i])
             i += 1
-        if i == len(lines):
-            raise AssertionError(f"{path.relative_to(REPO)}:{start}: fenced block never closed")
+        assert i < len(lines), f"{path.relative_to(REPO)}:{start}: fenced block never closed"
         i += 1
-        yield start, opening.group(3).lower(), body
+        blocks.append((start, opening.group(2).lower(), body))
+    return blocks, "\n".join(prose)
 
 
 def block_commands(body: list[str]) -> list[tuple[int, str]]:
@@ -88,7 +91,7 @@ def block_commands(body: list[str]) -> list[tuple[int, str]]:
         first = first if pending else offset
         pending += line.strip()
         if pending.endswith("\\"):
-            pending = pending[:-1] + " "
+            pending = pending[:-1].rstrip() + " "
             continue
         if pending and not pending.startswith("#"):
             commands.append((first, pending))
@@ -97,23 +100,20 @@ def block_commands(body: list[str]) -> list[tuple[int, str]]:
     return commands
 
 
-def without_fences(text: str) -> str:
-    return re.sub(r"^\s*(`{3,}|~{3,}).*?^\s*\1", "", text, flags=re.S | re.M)
-
-
 def doc_commands() -> list[Command]:
     found = []
     for path in DOCS:
         name = path.relative_to(REPO).as_posix()
-        for start, tag, body in fenced_blocks(path):
+        blocks, prose = markdown(path)
+        for start, tag, body in blocks:
             if tag in SHELL_TAGS:
                 found += [Command(f"{name}:{start + 1 + offset}", c) for offset, c in block_commands(body)]
-            elif not tag:
+            else:
                 commands = [line for line in body if COMMAND_START.match(line.strip())]
-                assert not commands, f"{name}:{start}: untagged block holds commands {commands}: tag it bash"
-        for span in re.findall(r"`([^`\n]+)`", without_fences(path.read_text())):
+                assert not commands, f"{name}:{start}: a {tag or 'untagged'} block holds commands {commands}: tag it bash"
+        for span in re.findall(r"`([^`]+)`", prose):
             if span.startswith(".venv/bin/"):
-                found.append(Command(f"{name} (inline)", span))
+                found.append(Command(f"{name} (inline)", " ".join(span.split())))
     return found
 
 
@@ -121,7 +121,7 @@ def doc_files() -> dict[str, str]:
     """The YAML files the docs write out for the user (`# my.yaml` as a block's first line)."""
     files = {}
     for path in DOCS:
-        for _, tag, body in fenced_blocks(path):
+        for _, tag, body in markdown(path)[0]:
             named = re.match(r"#\s*(\S+\.ya?ml)\b", body[0].strip()) if tag == "yaml" and body else None
             if named:
                 files[named.group(1)] = "\n".join(body) + "\n"
@@ -266,3 +266,12 @@ def test_every_user_path_is_still_documented():
     text = "".join(path.read_text() for path in DOCS)
     for doc_path in USER_PATHS:
         assert doc_path in text, f"USER_PATHS maps {doc_path}, which no doc names any more"
+
+
+def test_a_block_reads_as_the_shell_reads_it():
+    body = ["# set-up", ".venv/bin/snakemake --cores 2 \\", "    --configfile a.yaml -- \\",
+            "    t1 t2   # two targets", "", "make run"]
+    commands = block_commands(body)
+    assert commands == [(1, ".venv/bin/snakemake --cores 2 --configfile a.yaml -- t1 t2   # two targets"),
+                        (5, "make run")]
+    assert key(commands[0][1]) == ".venv/bin/snakemake --cores 2 --configfile a.yaml -- t1 t2"
