@@ -1,8 +1,9 @@
-"""Fake files of the authors, built from their DOCUMENTED layout (shared/AUTHORS_CHECKPOINTS.md), not
-from this project's model, so that a wrong key map cannot hide behind a test built from the same map.
+"""Fake files of the authors, built from their published layout (their DeepLab code's tensor names and
+shapes), not from this project's model, so that a wrong key map cannot hide behind a test built from
+the same map.
 
 Names and shapes: `backbone.` + torchvision's resnet101 names (minus fc), then the ASPP and decoder
-tensors as the document lists them; values seeded random (batch-norm variances positive). Files are
+tensors as their DeepLab code names them; values seeded random (batch-norm variances positive). Files are
 pickled as theirs were: {epoch, state_dict, optimizer, best_pred (a numpy float64)}, in torch's
 legacy format with numpy 1's module name for the scalar (their files predate numpy 2).
 """

@@ -1,4 +1,7 @@
 """The strict schema (every section, top level and per dataset) and the command line's types."""
+import re
+import textwrap
+
 import pytest
 
 from conftest import REPO
@@ -175,3 +178,16 @@ def test_command_line_strings_get_the_schemas_type(base_config, path, given, typ
 def test_a_string_the_schema_cannot_type_is_reported(base_config):
     put(base_config, "generator.iterations", "ten")
     assert problems(base_config) == ["generator.iterations is 'ten' (str), expected integer"]
+
+
+def test_the_sample_message_of_the_docs_is_the_real_one(base_config):
+    """docs/configuration.md's sample error, `...` standing for text it leaves out."""
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    sample = textwrap.dedent(re.search(r"```\n(\s*invalid configuration.*?)^\s*```", doc, re.S | re.M).group(1))
+    put(base_config, "datasets.synthvoc.generator.iterationz", 10)
+    put(base_config, "generator.bandwidth_mode", "absolut")
+    put(base_config, "holdout.fraction", 1)
+    with pytest.raises(ConfigError) as err:
+        validate_config(base_config, SCHEMA_PATH)
+    pattern = ".*?".join(map(re.escape, sample.strip().split("...")))
+    assert re.fullmatch(pattern, str(err.value).strip(), re.S), f"the docs say:\n{sample}\nthe code says:\n{err.value}"

@@ -15,9 +15,9 @@ Modes (`resolve_bandwidths`), each with a default list:
   training estimates it ONCE, before the first step, from a seeded class-balanced sample of the
   real training features, and keeps the resulting absolute bandwidths fixed (they are stored in
   the generator checkpoint). Default relative list: RELATIVE_BANDWIDTHS = (1/4, 1/2, 1, 2, 4),
-  the range that matched the feature scale in the prototype (SYNTHETIC_NOTES: "median pairwise
-  feature distance times {1/4..4}"; here the median SQUARED distance, the unit of s, so that
-  s = median gives exp(-1/2) at a median-distance pair).
+  the range that matched the feature scale of the synthetic worlds' small segmenter (multiples of
+  the median SQUARED distance, the unit of s, so that s = median gives exp(-1/2) at a
+  median-distance pair).
 """
 from __future__ import annotations
 

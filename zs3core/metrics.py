@@ -1,6 +1,6 @@
 """Generalized zero-shot segmentation metrics: confusion matrix -> PA, MA, mIoU, hIoU.
 
-Conventions (REFERENCE.md, "Metrics"):
+Conventions (the paper's generalized evaluation; docs/metrics-and-claims.md):
 - the confusion matrix counts ground truth in rows and predictions in columns over all
   classes; pixels labelled `ignore_index` (255, VOC's void) are not counted;
 - background is a seen class;

@@ -9,10 +9,10 @@ as in the paper and the authors' code (Xavier-uniform weights, biases 0.01, as t
 - `output_relu`: false (the paper: no output activation) or true (the segmenter's real features
   are post-ReLU, so they are never negative; a ReLU makes the generated ones so too).
 - `bank.dropout_at_generation` (a generation setting, so changing it rewrites only the banks):
-  false (default: `generate` runs in eval mode, dropout off: the mean
-  network) or true (dropout stays active when generating, as in the authors' code, which never
-  switches its generator to eval mode; since the MMD was matched WITH dropout active, this
-  samples the very distribution that was trained).
+  true (config.yaml's default: dropout stays active when generating, as in the authors' code,
+  which never switches its generator to eval mode; since the MMD was matched WITH dropout
+  active, this samples the very distribution that was trained) or false (`generate` runs in
+  eval mode, dropout off: the mean network).
 
 Randomness: every random draw (noise, dropout masks, initial weights) can come from an explicit
 `torch.Generator`, so a seed fixes the outcome without touching torch's global RNG. Noise is

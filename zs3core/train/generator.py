@@ -21,13 +21,13 @@ image, where the authors' batches are one (image, class) at a time), and generat
 is the mean over the chosen classes of `zs3core.mmd.mmd_loss` (sqrt of the biased multi-kernel
 MMD^2, the authors' loss), computed for all classes in one batched call; one Adam step.
 
-Bandwidths. `bandwidth_mode: authors` uses `bandwidths` as is (default: the authors' code's
-{2, 5, 10, 20, 40, 80}), `paper` squares them (sigma, default {2, 5, 10, 20, 40, 60});
-`relative` (the default) multiplies `bandwidths` (default
-{1/4, 1/2, 1, 2, 4}) by the median pairwise squared distance of a class-balanced sample of the
-real training rows (`bandwidth_sample`: ceil(median_sample / n_seen_classes) rows per seen class,
-without replacement, numpy generator seeded with `seed`), estimated once before training and
-fixed. The absolute values used are stored in the checkpoint (`bandwidths`).
+Bandwidths. `bandwidth_mode: authors` (config.yaml's default, so the real datasets' setting)
+uses `bandwidths` as is (null: the authors' code's {2, 5, 10, 20, 40, 80}), `paper` squares them
+(sigma; null: {2, 5, 10, 20, 40, 60}); `relative` (the synthetic datasets' setting) multiplies
+`bandwidths` (null: {1/4, 1/2, 1, 2, 4}) by the median pairwise squared distance of a
+class-balanced sample of the real training rows (`bandwidth_sample`: ceil(median_sample /
+n_seen_classes) rows per seen class, without replacement, numpy generator seeded with `seed`),
+estimated once before training and fixed. The absolute values used are stored in the checkpoint (`bandwidths`).
 
 Determinism. Initial weights come from a CPU `torch.Generator` seeded with `seed` (identical on
 every device); class choice, real-row draws, noise and dropout masks from one generator on the

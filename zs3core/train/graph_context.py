@@ -12,8 +12,8 @@ loss beyond "no change in other hyper-parameters"; this implementation trains on
 - MMD_node: for each of the same classes, `nodes_per_class` nodes of that class drawn with
   replacement from the graphs of seen-only training images; each brings its whole graph (a
   separate copy with fresh noise), and the generated feature of the drawn node is matched
-  against the node's real feature, the exact mean feature of its region (the authors' code
-  took a single pixel, REFERENCE.md). Its bandwidths are relative to the median squared
+  against the node's real feature, the exact mean feature of its region (where the authors'
+  code, by mistake, takes a single pixel of it). Its bandwidths are relative to the median squared
   distance of region means (or fixed, as the GMMN's `bandwidth_mode`).
 - `weight`: the authors' `GCN_weight`, there the weight of a node-level loss
   beside the pixel-level one.
