@@ -60,6 +60,7 @@ def test_ratio_is_like_for_like():
 @pytest.mark.parametrize("margins, expected", [
     ([3.0, 2.5, 3.5], "holds"),             # mean 3 > std 0.5
     ([3.0, -1.0, 7.0], "inconclusive"),     # mean 3 < std 4
+    ([-0.5, 3.0, 6.5], "inconclusive"),     # mean 3 < sample std 3.5 (the population std, 2.86, would say holds)
     ([1.0, -2.0, 1.0], "does not hold"),    # mean 0
     ([0.5], "holds"), ([-0.5, 0.2], "does not hold"), ([], "not measured"),
 ])

@@ -168,6 +168,13 @@ def test_cross_validation_end_to_end_on_separable_features(tmp_path):
     assert bank[0].shape == (6, 3) and set(bank[1].tolist()) == set(data.pseudo)
     again = cv.pseudo_bank(data, embeddings, generator, 6, dropout_at_generation=True, seed=0)
     assert np.array_equal(bank[0], again[0])
+    # bank.dropout_at_generation reaches the pseudo bank: the same GMMN without dropout writes other rows
+    mean_network = cv.pseudo_bank(data, embeddings, generator, 6, dropout_at_generation=False, seed=0)
+    assert np.abs(mean_network[0] - bank[0]).max() > 1e-3
+    # bank.n_per_class null: the mean number of training rows per class the GMMN trained on
+    per_class = np.bincount(data.train.class_id)[data.remaining]
+    default = cv.pseudo_bank(data, embeddings, generator, None, dropout_at_generation=True, seed=0)
+    assert len(default[1]) == len(data.pseudo) * round(per_class.mean()) != len(data.pseudo) * 6
     zs3 = cv.cross_validate("zs3", data, CLASSIFIER, CV_CFG, seed=0, bank=bank)
     assert zs3["gamma"] in CLASSIFIER["calibration"]["gammas"] and zs3["training_rows"] == len(data.train.class_id) + 6
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from fixtures import make_voc_index
 from zs3core import metrics
-from zs3core.evaluate import confusion_matrices, evaluate_on_split, write_evaluation
+from zs3core.evaluate import confusion_matrices, evaluate_on_split, full_size_scores, write_evaluation
 
 
 def one_hot_scorer(pred_by_id, num_classes):
@@ -44,6 +44,33 @@ def test_scores_are_upsampled_to_the_label_resolution():
     assert cm_v[:2].sum() == 0
 
 
+def bilinear_reference(scores: np.ndarray, size) -> np.ndarray:
+    """(C, h, w) -> (C, H, W) by hand: half-pixel centres, sources clamped at the border."""
+    def taps(n_out, n_in):
+        src = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0)
+        lo = np.floor(src).astype(int)
+        return lo, np.minimum(lo + 1, n_in - 1), src - lo
+
+    (y0, y1, wy), (x0, x1, wx) = taps(size[0], scores.shape[1]), taps(size[1], scores.shape[2])
+    rows = scores[:, y0] * (1 - wy)[:, None] + scores[:, y1] * wy[:, None]
+    return rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx
+
+
+def test_upsampling_is_bilinear_not_nearest():
+    # one row of 2 score pixels -> 4 label pixels. Classes A = 0, B = 1 each win one source pixel
+    # (4 against 0), C = 2 scores 3.5 on both. Bilinear weights the output pixels 1 and 2 by
+    # 0.75 / 0.25: A or B blends to 3 there and C wins; nearest copies the source pixels: A A B B
+    scores = torch.tensor([[[[4.0, 0.0]], [[0.0, 4.0]], [[3.5, 3.5]]]])
+    target = torch.tensor([[[0, 2, 2, 1]]])
+    batches = [(torch.zeros(1, 3, 1, 4), target, ["a"])]
+    (cm,), _ = confusion_matrices(lambda x: scores, batches, 3, unseen=[2])
+    np.testing.assert_array_equal(cm, np.diag([1, 1, 2]))  # nearest: [[1, 0, 0], [0, 1, 0], [1, 1, 0]]
+    # and the values themselves: a 3x5 map to 7x11 against the hand-written interpolation
+    small = torch.randn(1, 4, 3, 5, generator=torch.Generator().manual_seed(0))
+    full = full_size_scores(lambda x: small, torch.zeros(1, 3, 7, 11), (7, 11))
+    np.testing.assert_allclose(full[0].numpy(), bilinear_reference(small[0].numpy(), (7, 11)), rtol=1e-5, atol=1e-6)
+
+
 def test_write_evaluation_files(tmp_path):
     cm = np.array([[5, 1, 0], [0, 3, 1], [2, 0, 2]])
     names = ["background", "cat", "cow"]
@@ -61,6 +88,30 @@ def test_write_evaluation_files(tmp_path):
     assert per_class["cow"]["split"] == "unseen" and int(per_class["cow"]["pixels"]) == 4
     assert float(per_class["cat"]["accuracy"]) == pytest.approx(75.0)
     np.testing.assert_array_equal(np.load(tmp_path / "cm.npy"), cm[None])
+
+
+def test_absent_as_zero_reaches_the_results_row(tmp_path):
+    # unseen cat never in the ground truth, never predicted: the standard rule leaves its IoU out,
+    # the authors' rule (evaluation.absent_as_zero) counts it 0
+    cm = np.array([[5, 0, 1], [0, 0, 0], [2, 0, 2]])  # IoU background 5/8, cow 2/5
+    cm_vanilla = np.diag([0, 0, 4])                    # every cow pixel right among the unseen classes
+    names, unseen = ["background", "cat", "cow"], [1, 2]
+    rows = {}
+    for rule in (False, True):
+        out = tmp_path / str(rule)
+        (rows[rule],) = write_evaluation([cm], cm_vanilla, names, unseen, {"method": "zs3"}, {"raw": 0.0},
+                                         metrics_csv=out / "m.csv", per_class_csv=out / "p.csv",
+                                         confusion_npy=out / "c.npy", absent_as_zero=rule)
+        with open(out / "m.csv") as f:
+            assert next(csv.DictReader(f))["absent_as_zero"] == str(rule)
+    standard, authors = rows[False], rows[True]
+    assert standard["seen_miou"] == authors["seen_miou"] == pytest.approx(62.5)
+    assert standard["unseen_miou"] == pytest.approx(40.0) and authors["unseen_miou"] == pytest.approx(20.0)
+    assert standard["all_miou"] == pytest.approx((62.5 + 40) / 2)
+    assert authors["all_miou"] == pytest.approx((62.5 + 0 + 40) / 3)
+    assert authors["hiou"] == pytest.approx(2 * 62.5 * 20 / (62.5 + 20))
+    assert standard["vanilla_unseen_miou"] == pytest.approx(100.0)
+    assert authors["vanilla_unseen_miou"] == pytest.approx(50.0)  # (0 + 100) / 2
 
 
 def test_seen_offset_moves_pixels_to_unseen_classes():

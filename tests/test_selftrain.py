@@ -126,6 +126,26 @@ def test_pseudo_labelling_never_opens_a_pool_label(voc_index, tmp_path):
         assert np.array_equal(pseudo, expected) and r["classes"] == [unseen[0]]
 
 
+def test_the_pool_leaves_the_calibration_hold_out_out(voc_index, tmp_path):
+    """No classifier trains on a held-out image (`zs3core.holdout`), so ZS5Net's pool, which
+    becomes training rows, leaves them out: no pseudo-label is written for them."""
+    index, _ = voc_index
+    unseen = ["background"]  # every training image holds it: all six are pool images
+    train_ids = pool_ids(index, unseen)
+    assert len(train_ids) == 6
+    held = frozenset(train_ids[1:3]) | {"2008_000007"}  # two pool images and a validation image
+    expected = [i for i in train_ids if i not in held]
+    assert [r["image_id"] for r in unlabelled_pool(index, unseen, held)] == expected
+
+    def score(x):  # background (the unseen class here) everywhere
+        return torch.ones(1, len(VOC_CLASSES), *x.shape[-2:])
+
+    out = tmp_path / "pseudo"
+    assert pseudo_label_pool(score, index, VOC_CLASSES, unseen, 50, 0.0, out, holdout=held) == len(expected)
+    assert [r["image_id"] for r in read_index(pseudo_index(out))] == expected
+    assert sorted(p.stem for p in out.glob("*.png")) == expected
+
+
 def test_quality_report_against_brute_force(voc_index, tmp_path):
     index, labels = voc_index
     unseen = ["background"]  # every train image contains it: all are in the pool

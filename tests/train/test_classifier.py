@@ -32,6 +32,50 @@ def test_fit_classifier_separates_blobs_and_is_deterministic():
     assert acc > 0.97
 
 
+def training(**keys) -> ClassifierTraining:
+    return ClassifierTraining(**{"epochs": 1, "batch_size": 2, "lr": 0.5, "momentum": 0.0, "weight_decay": 0.0,
+                                 "poly_power": 0.9, "unseen_weight": 1.0, **keys})
+
+
+@pytest.mark.parametrize("w", [1.0, 3.0])
+def test_unseen_weight_weights_the_unseen_cross_entropy(w):
+    # one row of seen class 0 and one of unseen class 1, both with feature 0: the logits are the
+    # bias b for both rows, p = softmax(b), and the weighted mean cross-entropy
+    # (l0 + w l1) / (1 + w) has gradient p - (1, w) / (1 + w) in b (none in the weight).
+    # One plain SGD step: b1 = b0 - lr (p - (1, w) / (1 + w)).
+    x, y = np.zeros((2, 1)), np.array([0, 1])
+    start = fit_classifier(x, y, 2, [1], training(lr=0.0, unseen_weight=w), seed=3)  # lr 0: the initial weights
+    step = fit_classifier(x, y, 2, [1], training(unseen_weight=w), seed=3)
+    b0 = start.bias.detach().double()
+    want = b0 - 0.5 * (b0.softmax(0) - torch.tensor([1.0, w], dtype=torch.float64) / (1 + w))
+    torch.testing.assert_close(step.bias.detach().double(), want, rtol=1e-6, atol=1e-6)
+    assert torch.equal(step.weight, start.weight)
+
+
+def test_sgd_with_momentum_weight_decay_and_poly_decay_by_hand():
+    # three full-batch epochs against the update written out: g = weighted-CE gradient + decay x
+    # parameter, v = momentum v + g (v = g at the first step), parameter -= lr (1 - t / 3)^power v
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 2)), np.array([0, 1, 2, 2, 0, 1])
+    cfg = training(epochs=3, batch_size=6, lr=0.3, momentum=0.8, weight_decay=0.05, poly_power=0.5, unseen_weight=2.0)
+    start = fit_classifier(x, y, 3, [2], training(epochs=3, batch_size=6, lr=0.0), seed=1)
+    W, b = start.weight.detach().double().numpy(), start.bias.detach().double().numpy()
+    row_weight = np.where(y == 2, 2.0, 1.0)
+    vW = vb = None
+    for t in range(3):
+        logits = x @ W.T + b
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        err = row_weight[:, None] * (p - np.eye(3)[y]) / row_weight.sum()
+        gW, gb = err.T @ x + 0.05 * W, err.sum(0) + 0.05 * b
+        vW, vb = (gW, gb) if t == 0 else (0.8 * vW + gW, 0.8 * vb + gb)
+        lr = 0.3 * (1 - t / 3) ** 0.5
+        W, b = W - lr * vW, b - lr * vb
+    trained = fit_classifier(x, y, 3, [2], cfg, seed=1)
+    np.testing.assert_allclose(trained.weight.detach().numpy(), W, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trained.bias.detach().numpy(), b, rtol=1e-5, atol=1e-6)
+
+
 def write_toy_features(path, rng):
     """12 images 4x4, feature dim 2: seen-only images hold background/cat, the rest also cow.
     Images with cow carry features offset by 1000, so any row read from them is recognisable."""

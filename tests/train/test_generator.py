@@ -231,6 +231,37 @@ def test_bank_has_n_rows_per_unseen_class_and_round_trips(trained, embeddings, t
     assert [p.name for p in out.parent.iterdir()] == ["gmmn.h5"]  # no temporary left behind
 
 
+def by_hand(model, embeddings, class_ids, n, seed, dropout):
+    """The bank's rows written out: per class, its noise then (with dropout) its hidden-layer
+    keep mask, both drawn from one CPU generator seeded with `seed`."""
+    gen, blocks = torch.Generator().manual_seed(seed), []
+    with torch.no_grad():
+        for c in class_ids:
+            a = torch.from_numpy(embeddings[c]).expand(n, -1)
+            noise = torch.randn(n, model.noise_dim, generator=gen)
+            h = torch.nn.functional.leaky_relu(model.fc1(torch.cat([a, noise], 1)), 0.2)
+            if dropout:
+                h = h * (torch.rand(h.shape, generator=gen) >= model.dropout) / (1 - model.dropout)
+            blocks.append(model.fc2(h))
+    return torch.cat(blocks).numpy()
+
+
+@pytest.mark.parametrize("dropout", [True, False])
+def test_bank_honours_dropout_at_generation(trained, embeddings, tmp_path, dropout):
+    # true: dropout stays active while generating (the distribution the MMD matched); false: the mean network
+    gen_path, _ = trained
+    out = tmp_path / "bank.h5"
+    write_bank(gen_path, embeddings, [3, 1], 25, out, seed=7, class_names=CLASSES, dropout_at_generation=dropout,
+               device="cpu")
+    bank = read_bank(out)
+    model, _ = load_generator(gen_path)
+    assert model.dropout == 0.1
+    np.testing.assert_allclose(bank.features, by_hand(model, embeddings, [3, 1], 25, 7, dropout), rtol=1e-5, atol=1e-6)
+    assert bank.attrs["dropout_at_generation"] == dropout
+    other = by_hand(model, embeddings, [3, 1], 25, 7, not dropout)
+    assert np.abs(bank.features - other).max() > 1e-2  # the two settings give different banks
+
+
 def test_bank_rejects_mismatched_classes(trained, embeddings, tmp_path):
     gen_path, _ = trained
     with pytest.raises(ValueError):

@@ -10,6 +10,7 @@ import torch
 import zs3core.features as features_mod
 from fixtures import config_section
 from zs3core.banks import read_bank
+from zs3core.checkpoints import save_checkpoint
 from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.retrain import retrain
 from zs3core.train.classifier import fit_classifier
@@ -139,6 +140,9 @@ def test_training_never_reads_a_poisoned_feature_and_learns(trained):
     assert max(max(b) for b in state["bandwidths"].values()) < 100  # from real seen features only
     curve = np.loadtxt(out.with_suffix(".csv"), delimiter=",", skiprows=1)
     assert curve[-1, 1] < curve[0, 1]
+    # the loss trained on is pixel MMD + `weight` x node MMD (columns loss, pixel_mmd, node_mmd)
+    np.testing.assert_allclose(curve[:, 1], curve[:, 2] + TINY["weight"] * curve[:, 3], rtol=1e-6)
+    assert TINY["weight"] == 0.1 and (0.1 * curve[:, 3] > 1e-2 * curve[:, 1]).all()  # the node term shows
 
 
 def test_training_is_deterministic_under_a_seed(toy, trained, tmp_path):
@@ -180,6 +184,26 @@ def test_the_bank_is_deterministic_under_a_seed(toy, trained, tmp_path):
         banks.append(read_bank(tmp_path / f"{name}.h5").features)
     np.testing.assert_array_equal(banks[0], banks[1])
     assert not np.array_equal(banks[0], banks[2])
+
+
+def test_the_bank_honours_dropout_at_generation(toy, trained, tmp_path):
+    # false: the mean network, which is what the same weights with dropout p = 0 give (no mask is
+    # drawn then, so noise draws line up); true: dropout masks on the hidden layer
+    state = torch.load(trained[0], weights_only=True)
+    assert state["model"]["dropout"] == 0.1
+    state["model"]["dropout"] = 0.0
+    save_checkpoint(tmp_path / "p0.pt", state)
+
+    def bank(generator, dropout):
+        out = tmp_path / f"{generator.stem}_{dropout}.h5"
+        write_gc_bank(generator, toy[0], np.eye(5, dtype=np.float32), 6, out, seed=0, dropout_at_generation=dropout)
+        written = read_bank(out)
+        assert written.attrs["dropout_at_generation"] == dropout
+        return written.features.reshape(2, 6, D)  # u (graph nodes), v (isolated nodes)
+
+    mean_network = bank(tmp_path / "p0.pt", True)
+    np.testing.assert_array_equal(bank(trained[0], False), mean_network)
+    assert (np.abs(bank(trained[0], True) - mean_network).max(axis=(1, 2)) > 1e-2).all()
 
 
 def test_the_zs3gc_classifier_trains_on_seen_only_rows_and_the_bank(toy, trained, tmp_path, monkeypatch):

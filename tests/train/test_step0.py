@@ -37,6 +37,10 @@ def test_no_unseen_pixel_reaches_the_loss(voc_index, mode):
         assert kept.isdisjoint(with_unseen) and len(kept) == 12 - len(with_unseen)
     else:
         assert kept == {f"t{i:02d}" for i in range(12)}
+        for i, row in enumerate(ds.rows):  # unseen pixels become void (255), not background or another class
+            label = labels[row["image_id"]]
+            want = np.where(np.isin(label, unseen_ids), 255, label)
+            np.testing.assert_array_equal(ds.read(i)[1].numpy(), want)
     torch.manual_seed(0)
     for _, mask, image_id in ds:
         assert not np.isin(mask.numpy(), unseen_ids).any(), image_id

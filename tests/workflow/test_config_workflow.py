@@ -1,4 +1,5 @@
 """The config as the workflow sees it: checked before any job, and every override taking effect."""
+import re
 import subprocess
 
 import pytest
@@ -71,3 +72,17 @@ def test_command_line_seeds_and_ks_take_effect(workdir):
     assert "checkpoints/synthvoc_seed1/k2/seenonly.pt" in outputs
     assert "checkpoints/synthvoc/k2/seenonly.pt" in outputs
     assert not any("/k4/" in o or "/k10/" in o for o in outputs)
+
+
+@pytest.mark.parametrize("scope", ["all_stages", "classifier_only"])
+def test_holdout_scope_decides_which_jobs_read_the_hold_out(workdir, scope):
+    # all_stages: step 0 and the generator leave the hold-out out, so they read it; classifier_only:
+    # only the classifiers (and cross-validation, ZS5Net's pool) do
+    result = dry_run(workdir, None, f"holdout={{scope: {scope}}}", targets=("classifiers/synthvoc/k2/zs5_p25.pt",))
+    assert result.returncode == 0, result.stderr
+    reads = {}
+    for rule, inputs in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    input: (.*)$", result.stdout, re.M):
+        reads.setdefault(rule, set()).add("data/synthvoc/holdout.txt" in inputs.split(", "))
+    step0_and_generator = {True} if scope == "all_stages" else {False}
+    assert reads["train_step0"] == reads["train_generator"] == step0_and_generator
+    assert reads["cross_validate"] == reads["retrain_zs3"] == reads["pseudo_label"] == reads["retrain_zs5"] == {True}

@@ -6,9 +6,13 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import run_snakemake, small_synthetic
+from conftest import REPO, run_snakemake, small_synthetic
 from zs3core import metrics
+from zs3core.banks import default_bank_size, read_bank
+from zs3core.data.index import read_index
+from zs3core.holdout import read_holdout
 
 
 
@@ -61,6 +65,25 @@ def test_default_target_builds_the_tables(built):
     gc = claims[claims["method"] == "zs3gc"]
     assert (gc["verdict"] == "not measured").all()  # no Table 3 on synthvoc: said, not dropped
     assert "single-run" in (built / "results/claims_synthvoc.md").read_text()
+
+
+def test_scripts_pass_the_hold_out_and_the_bank_settings_on(built):
+    """The ZS5Net pool leaves the hold-out out; the banks are generated with dropout
+    (bank.dropout_at_generation: true, where `write_bank`'s own default is false) and, with
+    bank.n_per_class null, hold the mean number of real rows per seen class."""
+    held = read_holdout(built / "data/synthvoc/holdout.txt")
+    index = read_index(built / "data/synthvoc/index.csv")
+    unseen_of = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["synthvoc"]["unseen"]
+    held_candidates = 0
+    for K in (2, 4):
+        candidates = [r["image_id"] for r in index if r["split"] == "train" and set(unseen_of[K]) & set(r["classes"])]
+        pool = [r["image_id"] for r in read_index(built / f"pseudo/synthvoc/k{K}/p25/index.csv")]
+        assert pool == [i for i in candidates if i not in held]
+        held_candidates += len(held & set(candidates))
+        bank = read_bank(built / f"banks/synthvoc/k{K}/gmmn.h5")
+        assert bool(bank.attrs["dropout_at_generation"]) is True
+        assert bank.n_per_class == default_bank_size(built / f"features/synthvoc/k{K}/train.h5")
+    assert held_candidates > 0  # the hold-out holds pool candidates: the first assertion means something
 
 
 def test_every_results_csv_is_the_summary_of_its_confusion_matrices(built):
