@@ -4,10 +4,12 @@ import functools
 from pathlib import Path
 from types import SimpleNamespace
 
+import yaml
+
 from snakemake.utils import min_version
 
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.config import ConfigError, canonicalise, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
@@ -20,6 +22,9 @@ min_version("9.0")
 
 # The --config values win over config files, typed as config.yaml would type them (config_schema).
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", workflow.config_settings.config)
+# Keys in config.yaml's order whatever route a setting came by (config.yaml, --configfile, --config),
+# so that a rule's params change only when a value does (zs3core.config.canonical).
+canonicalise(config, yaml.safe_load((Path(workflow.basedir) / "config.yaml").read_text()))
 check_config(config)
 use_cpu_kernels(config["compute"]["cpu_kernels"])  # every job inherits the pin (zs3core/cpu_kernels.py) or not
 

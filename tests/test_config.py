@@ -1,8 +1,14 @@
-"""Config validation: the schema plus the cross-checks, each error naming its key."""
+"""Config validation: the schema plus the cross-checks, each error naming its key; one key order."""
+import copy
+
 import pytest
+import yaml
+from snakemake.cli import parse_config
+from snakemake.utils import update_config
 
 from conftest import REPO
-from zs3core.config import ConfigError, check_config, require_paths, unseen_classes
+from zs3core.config import (ConfigError, canonical, canonicalise, check_config, require_paths, stage_config,
+                             unseen_classes)
 from zs3core.config_schema import validate_config
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -104,3 +110,60 @@ def test_layouts_that_cannot_be_read_are_named(base_config):
     datasets["voc"]["layout"] = "bogus"
     with pytest.raises(Exception, match="bogus"):
         checked(base_config)
+
+
+# ------------------------------------------------ one key order, whatever route the settings came by
+
+
+def shipped():
+    with open(REPO / "config.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def reversed_keys(value):
+    return {k: reversed_keys(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+
+def merged(configfiles=(), entries=()):
+    """The config as Snakemake builds it (snakemake.settings.types, workflow.configfile): the
+    --configfile files and --config values first, config.yaml merged into them, then them again."""
+    command_line = parse_config(list(entries))
+    overwrite = {}
+    for file in configfiles:
+        update_config(overwrite, copy.deepcopy(file))
+    update_config(overwrite, command_line)
+    config = copy.deepcopy(overwrite)
+    update_config(config, shipped())
+    update_config(config, overwrite)
+    validate_config(config, SCHEMA, command_line)
+    return config
+
+
+def test_canonical_order_is_the_references_then_by_name():
+    reference = {"b": 0, "a": {"y": 0, "x": 0}, 2: 0}
+    value = {"z": 1, "10": 2, "a": {"w": 3, "x": 4, "y": 5}, "2": 6, "b": [{"q": 7, "p": 8}]}
+    result = canonical(value, reference)
+    assert list(result) == ["b", "a", "2", "10", "z"]  # the reference's keys, then numbers by value, names
+    assert list(result["a"]) == ["y", "x", "w"] and list(result["b"][0]) == ["p", "q"]
+    assert result == value and list(value) == ["z", "10", "a", "2", "b"]  # the same settings; input untouched
+
+
+def test_the_shipped_config_is_canonical_already():
+    # runs made before the canonical order keep their params: they rerun nothing
+    config = merged()
+    assert repr(canonical(config, shipped())) == repr(config)
+
+
+@pytest.mark.parametrize("configfiles, entries", [
+    ([], ["segmenter={train: {amp: true}}"]),  # defaults restated on the command line
+    ([], ["generator={iterations: 800}", "classifier={epochs: 20.0}"]),
+    ([reversed_keys(shipped())], []),  # every default, keys reversed, in a --configfile
+    ([{"classifier": {"epochs": 20}}], ["segmenter={train: {amp: true, epochs: 200}}"]),
+])
+def test_the_same_settings_by_any_route_give_the_same_params(configfiles, entries):
+    plain = merged()
+    config = merged(configfiles, entries)
+    assert config == plain and repr(config) != repr(plain)  # Snakemake's params compare reprs
+    canonicalise(config, shipped())
+    assert repr(config) == repr(plain)
+    assert repr(stage_config(config, "segmenter", "synthvoc")) == repr(stage_config(plain, "segmenter", "synthvoc"))

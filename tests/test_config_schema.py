@@ -155,6 +155,7 @@ def test_file_integer_keys_become_strings(base_config):
     ("generator.lr", "0.001", 0.001),
     ("generator.lr", "1e-3", 0.001),
     ("generator.iterations", "10", 10),
+    ("generator.iterations", "800.0", 800),
     ("generator.bandwidths", ["2", "5.5"], [2, 5.5]),
     ("generator.output_relu", "true", True),
     ("evaluation.short_side", "null", None),
@@ -173,6 +174,16 @@ def test_command_line_strings_get_the_schemas_type(base_config, path, given, typ
     for key in path.split("."):
         node = node[key]
     assert node == typed and type(node) is type(typed)
+
+
+def test_a_whole_float_where_an_integer_is_expected_becomes_that_integer(base_config):
+    put(base_config, "classifier.epochs", 20.0)  # YAML's 20.0: the same setting as 20, and its params
+    put(base_config, "generator.classes_per_step", 16.0)  # integer or null
+    put(base_config, "classifier.unseen_weight", 100)  # a number stays as written
+    normalise_types(base_config, SCHEMA)
+    typed = [base_config["classifier"]["epochs"], base_config["generator"]["classes_per_step"],
+             base_config["classifier"]["unseen_weight"]]
+    assert typed == [20, 16, 100] and all(type(v) is int for v in typed)
 
 
 def test_a_string_the_schema_cannot_type_is_reported(base_config):

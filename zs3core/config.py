@@ -87,6 +87,35 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def canonical(value, reference=None):
+    """`value` with the keys of every mapping in one order, whatever order they arrived in.
+
+    Snakemake merges `--configfile` files and `--config` values before config.yaml, so a setting's
+    route decides its keys' place, and a rule's params (compared by their repr) would change with
+    it. The order: the keys `reference` holds at the same place (config.yaml), in its order, then
+    the others by name, numbers by value (K = 2 before 10). Values and list orders are kept; the
+    result is new, `value` unchanged."""
+    if isinstance(value, dict):
+        ref = {str(k): v for k, v in reference.items()} if isinstance(reference, dict) else {}
+        place = {k: i for i, k in enumerate(ref)}
+        keys = sorted(value, key=lambda k: (place.get(str(k), len(place)), _by_name(str(k))))
+        return {k: canonical(value[k], ref.get(str(k))) for k in keys}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def _by_name(key: str) -> tuple:
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def canonicalise(config: dict, reference: dict) -> None:
+    """Put `config` in `canonical` order in place (the object Snakemake's rules read)."""
+    ordered = canonical(config, reference)
+    config.clear()
+    config.update(ordered)
+
+
 def stage_config(config: dict, stage: str, dataset: str) -> dict:
     """A stage's settings for one dataset: the global `<stage>` section, overridden by
     `datasets.<dataset>.<stage>` (e.g. a small backbone for the synthetic default)."""

@@ -6,8 +6,9 @@ gives the key '2' and `ks: ['2']`), so a merged mapping can hold both 2 (config.
 (the user's) and a number can arrive as '0.5'. `normalise_types` makes every mapping key a
 string (the schema's, JSON's convention), lets the command line's key win where both forms
 exist, stops where it cannot tell which is the user's, and turns strings into the number,
-boolean or null the schema expects there. `schema_problems` then lists every violation with
-its key path, e.g. "datasets.synthvoc.generator.iterationz: unknown key; allowed: [...]".
+boolean or null the schema expects there (20.0 and '20.0' into 20 where it expects an integer).
+`schema_problems` then lists every violation with its key path, e.g.
+"datasets.synthvoc.generator.iterationz: unknown key; allowed: [...]".
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import yaml
 from zs3core.config import ConfigError
 
 _INT = re.compile(r"[-+]?[0-9]+$")
+_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 _NULLS = {"null", "Null", "NULL", "~"}
 _BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -54,7 +56,14 @@ def _normalise(value, schema: dict, root: dict, cli, path: list[str]):
         return [_normalise(v, item, root, None, path + [str(i)]) for i, v in enumerate(value)]
     if isinstance(value, str):
         return _coerce(value, schema, root)
+    if isinstance(value, float) and value.is_integer() and _integer_only(schema, root):
+        return int(value)  # 20.0 where the schema wants an integer: the same setting as 20
     return value
+
+
+def _integer_only(schema: dict, root: dict) -> bool:
+    types, _ = _allowed(schema, root)
+    return "integer" in types and "number" not in types
 
 
 def _string_keys(mapping: dict, cli, path: list[str]) -> dict:
@@ -92,6 +101,8 @@ def _coerce(text: str, schema: dict, root: dict):
         return _BOOLS[text]
     if types & {"integer", "number"} and _INT.match(text):
         return int(text)
+    if _integer_only(schema, root) and _FLOAT.match(text) and float(text).is_integer():
+        return int(float(text))
     if "number" in types:
         try:
             return float(text)

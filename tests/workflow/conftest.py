@@ -19,8 +19,13 @@ def snakemake_command(workdir: Path, targets, overrides: dict | None = None, *ex
         path = workdir / "overrides.yaml"
         path.write_text(yaml.safe_dump(overrides))
         files.append(str(path))
+    return workflow_command(workdir, *extra, *targets, "--configfile", *files)
+
+
+def workflow_command(workdir: Path, *args: str) -> list[str]:
+    """The bare command line in `workdir`: config.yaml read only by the Snakefile's `configfile:`."""
     return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--cores", "2", *extra, *targets, "--configfile", *files]
+            "--directory", str(workdir), "--cores", "2", *args]
 
 
 def run_snakemake(workdir: Path, targets, overrides: dict | None = None, *extra: str,

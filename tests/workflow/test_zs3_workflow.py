@@ -1,6 +1,7 @@
 """ZS3Net through Snakemake on a tiny synthetic world: tables, partial reruns, determinism, report."""
 import json
 import re
+import subprocess
 import zipfile
 
 import numpy as np
@@ -8,8 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake, small_synthetic
+from conftest import REPO, run_snakemake, small_synthetic, workflow_command
 from zs3core import metrics
+from zs3core.config import deep_merge
 from zs3core.banks import default_bank_size, read_bank
 from zs3core.data.index import read_index
 from zs3core.holdout import read_holdout
@@ -32,7 +34,10 @@ def tiny_config():
 
 def planned_jobs(workdir, overrides):
     """{rule: count} of what `snakemake -n` would run now."""
-    out = run_snakemake(workdir, [], overrides, "-n", "--quiet", "rules").stdout
+    return jobs_listed(run_snakemake(workdir, [], overrides, "-n", "--quiet", "rules").stdout)
+
+
+def jobs_listed(out):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.M) if m.group(1) != "total"}
 
 
@@ -150,6 +155,64 @@ def test_changing_one_split_leaves_the_other_untouched(built):
     listing = run_snakemake(built, [], overrides, "-n").stdout
     assert "k2" not in "".join(line for line in listing.splitlines() if line.strip().startswith("output:"))
     assert "k4" in listing
+
+
+# The same settings by another route give the same params, so nothing reruns. A --configfile or
+# --config alone is where the order differs: Snakemake merges config.yaml into them, their keys first.
+# (These run before the second seed's test below, which adds to `built`.)
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data):
+        return True
+
+
+def reversed_keys(value):
+    return {k: reversed_keys(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+
+def every_setting():
+    """The built run's settings (config.yaml's and the tiny ones), every mapping's keys reversed."""
+    with open(REPO / "config.yaml") as f:
+        return reversed_keys(deep_merge(yaml.safe_load(f), tiny_config()))
+
+
+def by_route(settings, route, folder):
+    """The arguments that give `settings` through `route`: one --configfile, or --config per section."""
+    if route == "--configfile":
+        path = folder / "settings.yaml"
+        path.write_text(yaml.dump(settings, Dumper=_NoAliases, sort_keys=False))
+        return ["--configfile", str(path)]
+    return ["--config", *(f"{section}={json.dumps(value)}" for section, value in settings.items())]
+
+
+def planned_by(workdir, *args):
+    """{rule: count} that `snakemake -n` plans with these arguments alone, config.yaml read only by
+    the Snakefile's `configfile:` (from the working directory, as in a user's checkout)."""
+    if not (workdir / "config.yaml").exists():
+        (workdir / "config.yaml").symlink_to(REPO / "config.yaml")
+    result = subprocess.run(workflow_command(workdir, "-n", *args), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    jobs = jobs_listed(result.stdout)
+    assert bool(jobs) != ("Nothing to be done" in result.stdout + result.stderr), result.stdout[-3000:]
+    return jobs
+
+
+@pytest.mark.parametrize("route", ["--configfile", "--config"])
+def test_every_setting_restated_through_another_route_reruns_nothing(built, tmp_path, route):
+    assert planned_by(built, *by_route(every_setting(), route, tmp_path)) == {}
+
+
+def test_defaults_restated_on_the_command_line_rerun_nothing(built, tmp_path):
+    tiny = by_route(reversed_keys(tiny_config()), "--configfile", tmp_path)  # the tiny settings alone
+    restated = ["segmenter={train: {amp: true}}", "generator={iterations: 800}", "classifier={epochs: 2}"]
+    assert planned_by(built, *tiny, "--config", *restated) == {}
+
+
+def test_a_change_through_another_route_reruns_what_it_reruns_through_config_files(built, tmp_path):
+    settings, overrides = every_setting(), tiny_config()
+    settings["datasets"]["synthvoc"]["generator"]["iterations"] = 31
+    overrides["datasets"]["synthvoc"]["generator"]["iterations"] = 31
+    jobs = planned_by(built, *by_route(settings, "--config", tmp_path))
+    assert jobs == planned_jobs(built, overrides) and jobs["train_generator"] == 2 and "train_step0" not in jobs
 
 
 def test_same_seed_same_csvs(built, tmp_path):
