@@ -51,6 +51,8 @@ def test_empty_and_repeated_names_are_refused():
         new_names(VOC, [])
     with pytest.raises(ValueError, match="more than once: Giraffe, giraffe"):
         new_names(VOC, ["giraffe", "Giraffe"])
+    with pytest.raises(ValueError, match=r"'traffic light': a class name is one word .* embeddings.aliases"):
+        new_names(VOC, ["giraffe", "traffic light"])
 
 
 def test_the_tag_is_the_set_of_new_names():
@@ -98,6 +100,9 @@ def test_extended_table_keeps_the_datasets_rows_and_normalises_new_ones_as_they_
     expected = {"l2": raw / np.linalg.norm(raw, axis=1, keepdims=True), "max_row_norm": raw / 5.0, "none": raw}
     np.testing.assert_allclose(table[2:], expected[normalisation], rtol=1e-6)
     assert [r["class"] for r in all_records] == ["cow", "sheep", "zebra", "trafficlight"]
+    same, same_records = emb.extended_table(base, records, [], kv, {}, normalisation)
+    np.testing.assert_array_equal(same, base)
+    assert same_records == records
     if normalisation == "l2":  # per-row: a new row is the row the whole table would have given it
         whole, _ = emb.class_embedding_table(["cow", "sheep", "zebra"], kv, {}, "l2")
         np.testing.assert_array_equal(table[2], whole[2])

@@ -241,13 +241,16 @@ def extended_table(base_table: np.ndarray, base_records: list[dict], new_names, 
     are normalised as those were: `l2` unit rows, `max_row_norm` divided by the dataset table's
     largest raw norm (from its records; a new row may exceed norm 1), `none` raw. Rebuilding the
     whole table would rescale every row under `max_row_norm` whenever a new name's vector is the
-    longest."""
+    longest. No new name (a named model of the split's own unseen classes): the dataset's table."""
+    base_table = np.asarray(base_table, dtype=np.float32)
+    if not list(new_names):
+        return base_table.copy(), list(base_records)
     raw, records = _raw_vectors(new_names, kv, aliases, normalisation, where)
     if normalisation == "max_row_norm":
         rows = raw / max(r["raw_norm"] for r in base_records)
     else:
         rows = normalise(raw, normalisation)
-    table = np.concatenate([np.asarray(base_table, dtype=np.float32), rows.astype(np.float32)])
+    table = np.concatenate([base_table, rows.astype(np.float32)])
     return table, list(base_records) + records
 
 

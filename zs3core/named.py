@@ -44,6 +44,11 @@ def new_names(dataset_classes: Sequence[str], names: Sequence[str]) -> list[str]
     if not names:
         raise ValueError(f"{KEY} is empty: name the classes to add, e.g. --config "
                          "'predict={images: my_images, classes: [giraffe]}'")
+    spaced = [n for n in names if not n.strip() or any(ch.isspace() or ch in ",/" for ch in n)]
+    if spaced:
+        raise ValueError(f"{KEY}: {', '.join(map(repr, spaced))}: a class name is one word (no space, comma or "
+                         "slash); name a class of several words by a key of embeddings.aliases that lists them, "
+                         "e.g. classes: [trafficlight] with embeddings.aliases.trafficlight: [traffic, light]")
     folded = [n.casefold() for n in names]
     twice = sorted({n for n, f in zip(names, folded) if folded.count(f) > 1})
     if twice:
