@@ -32,7 +32,7 @@ class NamedModel:
     classes: list[str]  # the dataset's classes, then `new`
     unseen: list[str]  # the generated classes: the split's unseen (config order), then `new`
     new: list[str]  # the names that are no class of the dataset, sorted
-    merged: list[str]  # the names that are unseen classes of the split already
+    merged: list[str]  # the names that are unseen classes of the split already (in the split's order)
 
     @property
     def tag(self) -> str:
@@ -71,8 +71,9 @@ def named_model(dataset_classes: Sequence[str], unseen: Sequence[str], names: Se
             f"split (unseen: {', '.join(unseen)}); the model learned {'it' if len(seen) == 1 else 'them'} from "
             "real pixels, and a generated twin would split those pixels between two classes: remove "
             f"{'it' if len(seen) == 1 else 'them'} from {KEY}")
+    named_fold = {c.casefold() for c in existing}
     return NamedModel(list(dataset_classes) + new, list(unseen) + new, new,
-                      [c for c in existing if c.casefold() in unseen_fold])
+                      [c for c in unseen if c.casefold() in named_fold])
 
 
 def named_tag(new: Sequence[str]) -> str:

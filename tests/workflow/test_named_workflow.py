@@ -30,7 +30,7 @@ def tiny_config(images, classes):
 
 def planned(workdir, overrides, target="predictions/synthvoc_k2_named"):
     """{rule: jobs} a dry run of `target` plans."""
-    listing = run_snakemake(workdir, [target], overrides, "-n", "--quiet", "rules").stdout
+    listing = run_snakemake(workdir, [target], overrides, "--quiet", "rules", "-n").stdout
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", listing, re.M) if m.group(1) != "total"}
 
 
@@ -60,7 +60,7 @@ def test_naming_k2s_unseen_classes_reproduces_zs3nets_classifier(built):
         assert torch.equal(named[key], zs3[key])  # bit for bit: same rows, same order, same seed
     assert named["gammas"] == zs3["gammas"] and named["gamma_rule"] == zs3["gamma_rule"] == "cv"
     log = (workdir / f"logs/retrain/synthvoc_k2_named_{named_tag([])}.log").read_text()
-    assert "motorbike, cow: unseen classes of this split already" in log and "merged" in log
+    assert "cow, motorbike: unseen classes of this split already" in log and "merged" in log
     with open(workdir / "predictions/synthvoc_k2_named/classes.csv") as f:
         assert [r["split"] for r in csv.DictReader(f)].count("unseen") == 2
 
