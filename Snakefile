@@ -21,6 +21,7 @@ include: "rules/selftrain.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/named.smk"
 include: "rules/preflight.smk"
 
 

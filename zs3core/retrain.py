@@ -15,6 +15,10 @@ Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
   from ground truth).
 - `ceiling`: a diagnostic oracle trained on REAL features of every class, unseen included
   (it reads unseen ground truth by design): how far generated features fall short of real ones.
+- `named` (`classifiers/{dataset}/k{K}/named_{tag}.pt`): classes named at prediction time
+  (`zs3core.named`): as `zs3` under the strict protocol, with the split's GMMN generating rows for
+  the new names after the split's unseen classes (`named_rows`); these first rows are the bank's,
+  so a named model with no new name is ZS3Net's classifier, bit for bit, on the CPU.
 
 The hold-out images (`zs3core.holdout`) never train the classifier; those of them with no unseen
 class choose the calibration offset gamma by the rate rule (`zs3core.calibration`). The
@@ -33,12 +37,13 @@ import torch
 
 from zs3core.calibration import choose_gamma
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
-from zs3core.train.generator import load_generator
+from zs3core.train.generator import generated_blocks, load_generator
 
-METHODS = ("zs3", "zs3gc", "zs5", "ceiling")
+METHODS = ("zs3", "zs3gc", "zs5", "ceiling", "named")
 PROTOCOLS = ("strict", "authors")
 
 
@@ -89,6 +94,26 @@ def authors_rows(feature_file, generator_path, embeddings: np.ndarray, *, seed: 
         generated, _ = model.generate(table, len(where), generator, class_ids=[int(c)])
         features[where] = generated.cpu().numpy()
     return features, rows.class_id.astype(np.int64)
+
+
+def named_rows(generator_path, embeddings: np.ndarray, class_names: Sequence[str], generated: Sequence[str],
+               n_per_class: int, *, seed: int, dropout_at_generation: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`n_per_class` generated rows for each class of `generated` (the split's unseen classes, then
+    the named ones), as `zs3core.train.generator.write_bank` draws a bank's: the same seed and order
+    give the bank's rows for the split's unseen classes. `embeddings` is the table of `class_names`,
+    the generator's classes followed by the named ones."""
+    model, state = load_generator(generator_path, resolve_device(None))
+    trained = list(state["class_names"])
+    class_names = list(class_names)
+    if class_names[:len(trained)] != trained:
+        raise ValueError(f"{generator_path} was trained with classes {trained}; a named model's classes "
+                         f"must start with them, got {class_names}")
+    table = np.asarray(embeddings, dtype=np.float32)
+    if table.shape != (len(class_names), model.embed_dim):
+        raise ValueError(f"embeddings {table.shape} must be ({len(class_names)}, {model.embed_dim})")
+    ids = [class_names.index(c) for c in generated]
+    blocks = generated_blocks(model, table, ids, int(n_per_class), seed=seed, dropout=bool(dropout_at_generation))
+    return np.concatenate(list(blocks)), np.repeat(np.asarray(ids, dtype=np.int64), int(n_per_class))
 
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,

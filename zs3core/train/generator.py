@@ -61,7 +61,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -351,8 +351,16 @@ def write_bank(generator_path: str | os.PathLike, embeddings: np.ndarray,
     if n < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n}")
     dropout = bool(dropout_at_generation)
-    gen = torch.Generator().manual_seed(seed)
-    tab = torch.from_numpy(table)
-    blocks = (model.generate(tab, n, gen, class_ids=[c], dropout=dropout)[0].cpu().numpy() for c in ids)
+    blocks = generated_blocks(model, table, ids, n, seed=seed, dropout=dropout)
     save_bank(out_h5, blocks, ids, n, class_names, model.feature_dim,
               {"generator": str(generator_path), "seed": int(seed), "dropout_at_generation": dropout})
+
+
+def generated_blocks(model: GMMN, table: np.ndarray, class_ids: Sequence[int], n: int, *, seed: int,
+                     dropout: bool) -> Iterator[np.ndarray]:
+    """(n, D) float32 generated features per class of `class_ids`, lazily, class after class, all
+    from one CPU generator seeded with `seed`: a bank's rows, and a named model's
+    (`zs3core.retrain.named_rows`), whose first classes, the split's unseen, thus get the bank's rows."""
+    gen = torch.Generator().manual_seed(seed)
+    tab = torch.from_numpy(np.asarray(table, dtype=np.float32))
+    return (model.generate(tab, n, gen, class_ids=[c], dropout=dropout)[0].cpu().numpy() for c in class_ids)
