@@ -49,7 +49,7 @@ rule index_synthetic:
 rule index_voc:
     """Index Pascal-VOC 2012 (+ SBD): train = VOC train + SBD train/val minus VOC val."""
     input:
-        checked_roots("root", "sbd_root"),
+        external_inputs("dataset_folders"),
     output:
         "data/{dataset}/index.csv",
     wildcard_constraints:
@@ -73,7 +73,7 @@ rule index_voc:
 rule context_labels:
     """Convert Pascal-Context's 459-class .mat LabelMaps to 60-class palette PNGs, once."""
     input:
-        checked_roots("root", "labels", "splits"),
+        external_inputs("dataset_folders"),
     output:
         directory("data/{dataset}/labels"),
     wildcard_constraints:

@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import REPO
-from zs3core.config import ConfigError, check_config, require_paths, unseen_classes
+from zs3core.config import ConfigError, check_config, unseen_classes
 from zs3core.config_schema import validate_config
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -65,15 +65,6 @@ def test_schema_rejects_unknown_keys(base_config):
     base_config["datasets"]["voc"]["rooot"] = "/x"
     with pytest.raises(ConfigError, match=r"datasets\.voc\.rooot: unknown key; allowed: \["):
         checked(base_config)
-
-
-def test_missing_roots_name_the_key(base_config, tmp_path):
-    config = checked(base_config)
-    config["datasets"]["context"]["root"] = str(tmp_path)
-    config["datasets"]["context"]["labels"] = str(tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match=r"datasets\.context\.labels = '.*nowhere' does not exist"):
-        require_paths(config, "context", ["root", "labels"])
-    require_paths(config, "context", ["root"])  # an existing folder passes
 
 
 def test_ks_narrow_the_splits_and_must_exist(base_config):
