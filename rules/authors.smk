@@ -19,6 +19,8 @@ rule convert_authors_step0:
     threads: config["compute"]["threads"]
     log:
         "logs/convert_authors/{dataset}{seedtag}_k{K}.log",
+    benchmark:
+        "benchmarks/convert_authors/{dataset}{seedtag}_k{K}.tsv"
     resources:
         mem_mb=8000,
         runtime=10,

@@ -9,13 +9,14 @@ import yaml
 from snakemake.utils import min_version
 
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, canonicalise, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.config import ConfigError, canonicalise, check_config, deep_merge, split_ks, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
 from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
 from zs3core.embeddings import MissingWordsError, check_vocabulary
 from zs3core.named import named_model, named_tag, new_names
+from zs3core.prerequisites import external_files, require as require_external
 from zs3core.provenance import GENERATOR_METHODS, row_meta
 from zs3core.tables import METHOD_LABELS
 
@@ -81,10 +82,19 @@ def embedding_table(dataset, source=EMBEDDING_SOURCE):
     return f"embeddings/{source}/{dataset}.npy"
 
 
-def vector_file(wildcards):
-    """The word-vector file of a source, so that a new file reruns the tables built from it."""
-    source = config["embeddings"]["sources"][wildcards.source]
-    return [source["path"]] if "path" in source else []
+def external_inputs(*kinds):
+    """Input function for the files of `kinds` that a job reads and the workflow does not make
+    (`zs3core.prerequisites.KINDS`; dataset folders, backbone weights, word vectors). When the DAG
+    is built, a ConfigError names the config key, path and source of every one of them missing
+    for the job's dataset (and `source`), before any job runs; the tracked ones (word vectors) are
+    inputs, so that a new file reruns what was built from it."""
+
+    def files(wildcards):
+        needed = external_files(config, wildcards.dataset, kinds, source=wildcards.get("source"))
+        require_external(needed)
+        return [f.path for f in needed if f.tracked]
+
+    return files
 
 
 @functools.cache
@@ -113,10 +123,10 @@ def datasets_of_layout(*layouts):
 
 
 def checked_layout(wildcards):
-    """Input function that stops the DAG with the config key of a dataset folder missing or of a
-    layout that cannot be read."""
-    require_paths(config, wildcards.dataset, ["root"])
-    require_paths(config, wildcards.dataset, list(dataset_layout(wildcards.dataset).keys))
+    """Input function of the index rules: stops the DAG naming the config key of a dataset folder
+    that is missing (`external_inputs`) or of a layout that cannot be read."""
+    external_inputs("dataset_folders")(wildcards)
+    dataset_layout(wildcards.dataset)
     return []
 
 

@@ -39,6 +39,7 @@ rule cross_validate:
 rule cv_report:
     """Per K: the pseudo-unseen classes, the gamma sweep, the chosen gammas, and raw / CV / rate-rule
     hIoU of ZS3Net and the real-feature ceiling on the test split."""
+    localrule: True
     input:
         lambda wc: [path for split in cv_report_splits(wc.dataset) for key, path in split.items()
                     if key not in ("seed", "K")],
@@ -49,6 +50,8 @@ rule cv_report:
         splits=lambda wc: cv_report_splits(wc.dataset),
     log:
         "logs/tables/cv_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/cv_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -4,7 +4,7 @@
 rule class_embeddings:
     """One row per class, in the dataset's class order, from the named word-vector source."""
     input:
-        vector_file,
+        external_inputs("word_vectors"),
     output:
         table="embeddings/{source}/{dataset}.npy",
         provenance="embeddings/{source}/{dataset}.json",

@@ -26,6 +26,8 @@ rule qualitative_figure:
     threads: config["compute"]["threads"]
     log:
         "logs/figures/{dataset}{seedtag}_k{K}.log",
+    benchmark:
+        "benchmarks/figures/{dataset}{seedtag}_k{K}.tsv"
     resources:
         mem_mb=4000,
         runtime=15,
@@ -35,6 +37,7 @@ rule qualitative_figure:
 
 rule confusion_heatmap:
     """Where each ground-truth class's pixels go in one results run (calibrated where it has one)."""
+    localrule: True
     input:
         metrics="results/{dataset}{seedtag}_k{K}_{method}.csv",
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
@@ -46,6 +49,8 @@ rule confusion_heatmap:
         unseen=unseen_of,
     log:
         "logs/figures/{dataset}{seedtag}_k{K}_{method}_confusion.log",
+    benchmark:
+        "benchmarks/figures/{dataset}{seedtag}_k{K}_{method}_confusion.tsv"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -55,6 +60,7 @@ rule confusion_heatmap:
 
 rule fig5:
     """Figure 5: ZS5Net's seen, unseen and overall mIoU against p, at K = `selftrain.sweep_k`."""
+    localrule: True
     input:
         p_sweep_results,
     output:
@@ -66,6 +72,8 @@ rule fig5:
         K=lambda wc: stage_config(config, "selftrain", wc.dataset)["sweep_k"],
     log:
         "logs/figures/fig5_{dataset}.log",
+    benchmark:
+        "benchmarks/figures/fig5_{dataset}.tsv"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -91,6 +99,8 @@ rule predict:
     threads: config["compute"]["threads"]
     log:
         "logs/predict/{dataset}{seedtag}_k{K}_{method}.log",
+    benchmark:
+        "benchmarks/predict/{dataset}{seedtag}_k{K}_{method}.tsv"
     resources:
         mem_mb=8000,
         runtime=60,

@@ -35,6 +35,8 @@ rule preflight:
     threads: 8
     log:
         "logs/preflight/{dataset}.log",
+    benchmark:
+        "benchmarks/preflight/{dataset}.tsv"
     resources:
         mem_mb=8000,
         runtime=120,

@@ -40,6 +40,8 @@ rule pseudo_label_quality:
         unseen=unseen_of,
     log:
         "logs/pseudo_label/{dataset}{seedtag}_k{K}_p{p}_quality.log",
+    benchmark:
+        "benchmarks/pseudo_label/{dataset}{seedtag}_k{K}_p{p}_quality.tsv"
     resources:
         mem_mb=2000,
         runtime=30,

@@ -5,6 +5,7 @@
 rule train_step0:
     """Seen-only DeepLabv3+ (unseen images dropped) or the DeViSE baseline, for split K."""
     input:
+        external_inputs("backbone_weights"),
         index="data/{dataset}/index.csv",
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
         init=baseline_init,
@@ -35,6 +36,7 @@ rule train_step0:
 rule train_supervised:
     """The supervised oracle: the same network trained on all classes."""
     input:
+        external_inputs("backbone_weights"),
         index="data/{dataset}/index.csv",
     output:
         "checkpoints/{dataset}{seedtag}/supervised.pt",

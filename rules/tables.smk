@@ -1,9 +1,12 @@
 # results CSVs -> results/table{N}_{dataset}.{csv,md}: the paper's tables, measured.
+# Local rules (`localrule: True`), as every rule that only reads results files: a few seconds and
+# ~100 MB each (bench/README.md), so on a cluster Snakemake builds them itself instead of queueing.
 
 
 rule table1:
     """Table 1 layout (VOC-style): supervised row, then per K baseline and ZS3Net (raw and
     calibrated), with the seen-only model and the real-feature ceiling as reference rows."""
+    localrule: True
     input:
         lambda wc: table_inputs(wc.dataset, ["baseline", "zs3", "seenonly", "ceiling"], supervised=True)
         + authors_results(wc.dataset),
@@ -15,6 +18,8 @@ rule table1:
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table1_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/table1_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -24,6 +29,7 @@ rule table1:
 
 rule table2:
     """Table 2 layout: generalized vs vanilla unseen mIoU at the largest K."""
+    localrule: True
     input:
         lambda wc: table_inputs(wc.dataset, ["baseline", "zs3"], ks=split_ks(config, wc.dataset)[-1:]),
     output:
@@ -34,6 +40,8 @@ rule table2:
         ks=lambda wc: split_ks(config, wc.dataset)[-1:],
     log:
         "logs/tables/table2_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/table2_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -43,6 +51,7 @@ rule table2:
 
 rule table3:
     """Table 3 layout (Context-style): as Table 1, with the graph-context (ZS3Net + GC) rows."""
+    localrule: True
     input:
         lambda wc: table_inputs(wc.dataset, ["baseline", "zs3", "zs3gc", "seenonly", "ceiling"], supervised=True)
         + authors_results(wc.dataset),
@@ -54,6 +63,8 @@ rule table3:
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table3_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/table3_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -63,6 +74,7 @@ rule table3:
 
 rule table4:
     """Table 4 layout: ZS5Net (self-training) per K, raw and calibrated."""
+    localrule: True
     input:
         lambda wc: table_inputs(wc.dataset, ["zs5"]),
     output:
@@ -73,6 +85,8 @@ rule table4:
         ks=lambda wc: split_ks(config, wc.dataset),
     log:
         "logs/tables/table4_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/table4_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -83,6 +97,7 @@ rule table4:
 rule claims:
     """The paper's claims checked on this run's results: one verdict per claim, split and
     calibration; runs with fewer than three seeds quote the committed seed spread (SEED_SPREAD)."""
+    localrule: True
     input:
         results=lambda wc: table_inputs(wc.dataset, claim_methods(wc.dataset)),
         spread=seed_spread_input,
@@ -94,6 +109,8 @@ rule claims:
         spread_name=SEED_SPREAD,
     log:
         "logs/tables/claims_{dataset}.log",
+    benchmark:
+        "benchmarks/tables/claims_{dataset}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -7,8 +7,7 @@ from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
 from conftest import REPO
-from zs3core.config import (ConfigError, canonical, canonicalise, check_config, require_paths, stage_config,
-                             unseen_classes)
+from zs3core.config import ConfigError, canonical, canonicalise, check_config, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -71,15 +70,6 @@ def test_schema_rejects_unknown_keys(base_config):
     base_config["datasets"]["voc"]["rooot"] = "/x"
     with pytest.raises(ConfigError, match=r"datasets\.voc\.rooot: unknown key; allowed: \["):
         checked(base_config)
-
-
-def test_missing_roots_name_the_key(base_config, tmp_path):
-    config = checked(base_config)
-    config["datasets"]["context"]["root"] = str(tmp_path)
-    config["datasets"]["context"]["labels"] = str(tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match=r"datasets\.context\.labels = '.*nowhere' does not exist"):
-        require_paths(config, "context", ["root", "labels"])
-    require_paths(config, "context", ["root"])  # an existing folder passes
 
 
 def test_ks_narrow_the_splits_and_must_exist(base_config):

@@ -6,8 +6,6 @@ so that a bad config stops with one message listing every problem before any job
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from zs3core import authors
 from zs3core.data.layouts import LAYOUTS
 
@@ -145,13 +143,3 @@ def split_ks(config: dict, dataset: str) -> list[int]:
     redefining `unseen`.)"""
     ds = config["datasets"][dataset]
     return sorted(int(k) for k in ds.get("ks", ds["unseen"]))
-
-
-def require_paths(config: dict, dataset: str, fields: list[str]) -> None:
-    """Check that the dataset's root folders exist, naming the config key of any that does not."""
-    ds = config["datasets"][dataset]
-    missing = [f"datasets.{dataset}.{f} = {ds.get(f)!r} does not exist"
-               for f in fields if ds.get(f) and not Path(ds[f]).exists()]
-    if missing:
-        raise ConfigError("dataset folders not found (set them in your --configfile):\n  - "
-                          + "\n  - ".join(missing))

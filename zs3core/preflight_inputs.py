@@ -6,11 +6,14 @@ is a `Finding` naming the file.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from zs3core.authors import authors_file, file_name, published
+from zs3core.config import ConfigError
 from zs3core.embeddings import load_vectors, words_for
 from zs3core.preflight import Finding
+from zs3core.prerequisites import backbone_file
 
 
 def embedding_rows(class_names: Sequence[str], source_name: str, source: dict, aliases: Mapping | None
@@ -48,21 +51,23 @@ def _backbone_check(seg: dict, path, what: str) -> list[Finding]:
 def weight_findings(seg: dict, fmt: str, ks: Sequence[int], class_names: Sequence[str],
                     trains_backbone: bool = True) -> tuple[list[str], list[Finding]]:
     """(files checked, findings) for the segmenter's initialisation (`seg`: the dataset's segmenter
-    section as built): the ImageNet cache file, `backbone_weights`, or the authors' files of
-    every split. `trains_backbone`: a network is still trained from the backbone (the oracle)."""
-    from zs3core.models.backbones import imagenet_checkpoint
-
+    section as built): the backbone file of its init (`zs3core.prerequisites.backbone_file`: the
+    ImageNet cache file, `backbone_weights`, the authors' backbone), or the authors' files of every
+    split. `trains_backbone`: a network is still trained from the backbone (the oracle)."""
     init, checked, findings = seg.get("init", "none"), [], []
-    if init == "imagenet":
-        try:
-            path = imagenet_checkpoint(seg["backbone"])
-        except (FileNotFoundError, KeyError) as exc:
-            return checked, [Finding("error", "ImageNet weights", "segmenter.init", str(exc))]
-        checked.append(str(path))
-        findings += _backbone_check(seg, path, "ImageNet weights")
-    if init in ("file", "authors") and seg.get("backbone_weights") and trains_backbone:
-        checked.append(seg["backbone_weights"])
-        findings += _backbone_check(seg, seg["backbone_weights"], "backbone weights")
+    what = "ImageNet weights" if init == "imagenet" else "backbone weights"
+    try:
+        found = backbone_file(seg, fmt) if init != "authors" or trains_backbone else None
+    except ConfigError as exc:
+        return checked, [Finding("error", what, "segmenter.init", str(exc))]
+    if found:
+        setting, path, hint = found
+        if path is None or not Path(path).is_file():
+            findings.append(Finding("error", what, path or f"segmenter.{setting}",
+                                    f"segmenter.{setting}: {'not set' if path is None else 'no such file'}; {hint}"))
+        else:
+            checked.append(path)
+            findings += _backbone_check(seg, path, what)
     if init == "authors":
         for k in ks:
             try:

@@ -2,18 +2,17 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
-from slurm_harness import ClusterUnavailable, SlurmCluster
+from slurm_harness import ClusterUnavailable, SlurmCluster, profile_partitions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
-    """A running cluster whose one partition is the slurm profile's default partition."""
-    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"), profile["default-resources"]["slurm_partition"])
+    """A running cluster with the slurm profile's two partitions, its CPU partition the default."""
+    partitions = profile_partitions(REPO / "profiles/slurm/config.yaml")
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"), (partitions["cpu"], partitions["gpu"]))
     try:
         cluster.start()
     except ClusterUnavailable as e:

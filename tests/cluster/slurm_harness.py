@@ -7,7 +7,9 @@ file where Debian's binaries look), starts munged (unless one already answers), 
 slurmd in the foreground, and at the end stops exactly the processes it started and removes the
 link.
 
-The node is a fake GPU node: `FAKE_GPUS` GPUs backed by plain files, and the CPUs and memory it
+The node is a fake GPU node in two partitions, the profile's CPU partition (the default) and its
+GPU partition, so that the tests see where each job was sent: `FAKE_GPUS` GPUs backed by plain
+files, and the CPUs and memory it
 declares (`SlurmdParameters=config_overrides`, no cgroups, so nothing is enforced), so that the
 profile's per-rule requests fit on a 2-core machine. It is sized so that every job a run has ready
 at once starts at once (the rehearsal's six trainings, or its GPU jobs' 8 CPUs each beside CPU
@@ -23,6 +25,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import yaml
 
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 BINARIES = ("/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/bin/sbatch")
@@ -59,7 +63,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def slurm_conf(root: Path, partition: str) -> str:
+def slurm_conf(root: Path, partitions: tuple[str, ...]) -> str:
+    """The node in every partition (the first the default), as a site's CPU and GPU partitions."""
     return "\n".join([
         "ClusterName=zs3test", "SlurmctldHost=localhost", "SlurmUser=root", "SlurmdUser=root",
         "AuthType=auth/munge", f"SlurmctldPort={free_port()}", f"SlurmdPort={free_port()}",
@@ -72,7 +77,16 @@ def slurm_conf(root: Path, partition: str) -> str:
         "JobAcctGatherType=jobacct_gather/none", "MailProg=/bin/true", "GresTypes=gpu",
         f"NodeName=localhost NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} "
         f"Gres=gpu:{FAKE_GPUS} State=UNKNOWN",
-        f"PartitionName={partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""])
+        *(f"PartitionName={p} Nodes=ALL Default={'YES' if i == 0 else 'NO'} MaxTime=INFINITE State=UP"
+          for i, p in enumerate(partitions)), ""])
+
+
+def profile_partitions(profile: Path) -> dict[str, str]:
+    """{"cpu": a SLURM profile's default partition, "gpu": the partition its GPU rules name}."""
+    settings = yaml.safe_load(Path(profile).read_text())
+    gpu = {r["slurm_partition"] for r in settings["set-resources"].values() if r.get("gpu")}
+    assert len(gpu) == 1, f"{profile}: the GPU rules name partitions {gpu}, expected one"
+    return {"cpu": settings["default-resources"]["slurm_partition"], "gpu": gpu.pop()}
 
 
 def rule_of(job: dict) -> str:
@@ -83,8 +97,8 @@ def rule_of(job: dict) -> str:
 class SlurmCluster:
     """Start with `start()`, stop with `stop()`; `env` is what a client process needs."""
 
-    def __init__(self, root: Path, partition: str):
-        self.root, self.partition = Path(root), partition
+    def __init__(self, root: Path, partitions: tuple[str, ...]):
+        self.root, self.partitions = Path(root), partitions
         self.env = {**os.environ, "SLURM_CONF": str(self.root / "slurm.conf")}
         self._daemons: list[subprocess.Popen] = []
         self._linked = False
@@ -94,7 +108,7 @@ class SlurmCluster:
         for sub in ("state", "spool"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         conf = self.root / "slurm.conf"
-        conf.write_text(slurm_conf(self.root, self.partition))
+        conf.write_text(slurm_conf(self.root, self.partitions))
         self._link_system_conf(conf)
         for i in range(FAKE_GPUS):
             (self.root / f"fakegpu{i}").touch()
@@ -161,7 +175,8 @@ class SlurmCluster:
 
     def jobs(self, workdir: Path | None = None) -> list[dict]:
         """Every job SLURM still remembers (`scontrol show job`): JobId, JobState, Comment (the
-        plugin writes rule_<rule>_wildcards_<values>), TresPerJob (gres:gpu:1 for a GPU job), ...;
+        plugin writes rule_<rule>_wildcards_<values>), Partition, TresPerJob (gres:gpu:1 for a GPU
+        job), ...;
         with `workdir`, only those submitted from it (one run's --directory: tests share the cluster)."""
         out = self.run("scontrol", "show", "job", "-o").stdout
         jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]

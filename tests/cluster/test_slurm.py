@@ -1,9 +1,10 @@
 """The workflow through `--executor slurm` on a real (single-node) SLURM cluster.
 
 A tiny synthetic configuration runs through profiles/slurm, GPU rules included (the fake node
-declares GPUs), while the same configuration runs locally through profiles/local. One SLURM job of
-a running rule is cancelled with scancel; the profile's `retries` resubmit it and the run
-completes. The metrics CSVs of both runs are identical.
+declares GPUs; they go to the profile's GPU partition, every other job to its CPU partition),
+while the same configuration runs locally through profiles/local. One SLURM job of a running
+rule is cancelled with scancel; the profile's `retries` resubmit it and the run completes. The
+metrics CSVs of both runs are identical. A bad config or a missing file stops before any sbatch.
 """
 import subprocess
 import sys
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from slurm_harness import rule_of
+from slurm_harness import profile_partitions, rule_of
 
 REPO = Path(__file__).resolve().parents[2]
+PARTITIONS = profile_partitions(REPO / "profiles/slurm/config.yaml")
 TIMEOUT_S = 300
 TARGETS = ["results/synthvoc_k2_seenonly.csv", "features/synthvoc/k2/train.h5"]
 GPU_RULES = ("train_step0", "extract_features", "evaluate_step0")
@@ -72,18 +74,22 @@ def test_workflow_through_slurm_retries_a_cancelled_job_and_matches_a_local_run(
     assert {r for r, _ in states} == {"data_class_embeddings_holdout_index_synthetic_synthetic_world", *GPU_RULES}
     for job in jobs:
         assert (job.get("TresPerJob") == "gres:gpu:1") == (rule_of(job) in GPU_RULES), job
+        assert job["Partition"] == PARTITIONS["gpu" if rule_of(job) in GPU_RULES else "cpu"], job
         assert list((tmp_path / "cluster/.snakemake/slurm_logs").glob(f"*/**/{job['JobId']}.log")), job
     for name in ("synthvoc_k2_seenonly.csv", "synthvoc_k2_seenonly_per_class.csv"):
         ours, theirs = (tmp_path / run / "results" / name for run in ("cluster", "local"))
         assert ours.read_bytes() == theirs.read_bytes(), name
 
 
-def test_config_and_dataset_errors_stop_before_any_submission(slurm, tmp_path):
+def test_config_errors_and_missing_files_stop_before_any_submission(slurm, tmp_path):
     before = len(slurm.jobs())
     bad = [({"datasets": {"synthvoc": {"unseen": {2: ["cow", "unicorn"]}}}},
             "datasets.synthvoc.unseen.2 names unknown classes ['unicorn']", "data/synthvoc/index.csv"),
            ({"datasets": {"voc": {"root": str(tmp_path / "no-such-VOC2012")}}},
-            "datasets.voc.root", "data/voc/index.csv")]
+            "datasets.voc.root", "data/voc/index.csv"),
+           ({"datasets": {"synthvoc": {"segmenter": {"init": "file", "backbone_weights": str(tmp_path / "r101.pth")}}}},
+            f"datasets.synthvoc.segmenter.backbone_weights: {tmp_path / 'r101.pth'} does not exist",
+            "checkpoints/synthvoc/k2/seenonly.pt")]
     for i, (overrides, message, target) in enumerate(bad):
         workdir = tmp_path / f"bad{i}"
         run = snakemake(workdir, "slurm", overrides, target)

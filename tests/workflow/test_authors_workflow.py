@@ -21,6 +21,8 @@ def test_authors_files_replace_step0_training(workdir, tmp_path):
     downloads = tmp_path / "downloads"
     stage1 = write_authors_file(downloads / "deeplab_pretrained_pascal_voc_02_unseen.pth.tar", authors_state_dict(21))
     os.link(stage1, downloads / "deeplab_pascal_voc_02_unseen_GMMN_final.pth.tar")  # same weights: same numbers
+    # their ImageNet backbone, which the oracle and the baseline still train from: checked by the dry run
+    (downloads / "resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar").touch()
     overrides = {
         "datasets": {"voc": {"root": str(root), "ks": [2], "segmenter": {
             "init": "authors", "architecture": "authors", "authors_dir": str(downloads)}}},

@@ -18,9 +18,13 @@ def dry_run(workdir, overrides, *config_entries, targets=(TARGET,)):
 
 
 @pytest.fixture
-def voc(workdir, tmp_path):
+def voc(workdir, tmp_path, monkeypatch):
     """A tiny VOC tree; the jobs up to TARGET marked as done (touched) with config.yaml's split."""
     root, _ = make_voc(tmp_path / "raw", ["a", "b"], ["c"])
+    imagenet = tmp_path / "torch/hub/checkpoints/resnet101-63fe2227.pth"  # init: imagenet's file, checked
+    imagenet.parent.mkdir(parents=True)                                    # by the DAG (never read here)
+    imagenet.touch()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     overrides = {"datasets": {"voc": {"root": str(root)}}}
     for path in ("data/voc/index.csv", "checkpoints/voc/k2/seenonly.pt", TARGET):
         (workdir / path).parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from zs3core.checkpoints import load_checkpoint
+from zs3core.prerequisites import IMAGENET_URLS, imagenet_weights_path
 
 TORCHVISION = ("resnet50", "resnet101")  # torchvision model names
 BACKBONES = (*TORCHVISION, "resnet_tiny")
@@ -123,13 +124,12 @@ def tiny_resnet(output_stride: int, multi_grid: Sequence[int], widths: Sequence[
 
 
 def imagenet_checkpoint(name: str) -> Path:
-    """The torchvision ImageNet checkpoint of `name` in the local torch hub cache; never downloads."""
-    from torchvision.models import get_model_weights
-    url = get_model_weights(name).IMAGENET1K_V1.url
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    """The torchvision ImageNet checkpoint of `name` in the local torch hub cache, where the DAG's
+    check looks (`zs3core.prerequisites.imagenet_weights_path`); never downloads."""
+    path = imagenet_weights_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"segmenter.init=imagenet needs {path} (torchvision's {name} ImageNet "
-                                f"weights, from {url}); put the file there, nothing is downloaded")
+                                f"weights, from {IMAGENET_URLS[name]}); put the file there, nothing is downloaded")
     return path
 
 
