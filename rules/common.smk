@@ -362,7 +362,7 @@ def named_embeddings_inputs(wildcards):
         raise ConfigError(f"{wildcards.dataset}_named_{wildcards.tag} is not the table of predict.classes "
                           f"{config['predict']['classes']} ({wildcards.dataset}_named_{named_tag(new)})")
     base = f"embeddings/{wildcards.source}/{wildcards.dataset}"
-    return {"table": f"{base}.npy", "provenance": f"{base}.json", "vectors": vector_file(wildcards)}
+    return {"table": f"{base}.npy", "provenance": f"{base}.json", "vectors": external_inputs("word_vectors")(wildcards)}
 
 
 def named_file(wildcards, kind):
