@@ -159,8 +159,9 @@ class SlurmCluster:
     def _wait_for_idle_node(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.strip()
-            if state == "idle":
+            # one line per partition the node is in
+            state = set(self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.split())
+            if state == {"idle"}:
                 return
             if any(d.poll() is not None for d in self._daemons):
                 break
