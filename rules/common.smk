@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 from snakemake.utils import min_version
 
-from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
+from zs3core.authors import (authors_file, backbone_file_problem, file_name, published, resolve_architecture,
+                             with_authors_backbone)
 from zs3core.config import ConfigError, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
@@ -110,6 +111,18 @@ def segmenter_config(dataset):
     return with_authors_backbone(seg, dataset_config(dataset)["format"])
 
 
+def checked_backbone(wildcards):
+    """Input function that stops the DAG when the backbone file step 0 starts from is missing,
+    naming its config key, the path and, for the authors' file, where they published it."""
+    ds = wildcards.dataset
+    field = "backbone_weights" if stage_config(config, "segmenter", ds).get("backbone_weights") else "authors_dir"
+    key = f"datasets.{ds}.segmenter.{field}" if field in dataset_config(ds).get("segmenter", {}) else f"segmenter.{field}"
+    problem = backbone_file_problem(segmenter_config(ds), dataset_config(ds)["format"], key)
+    if problem:
+        raise ConfigError(problem)
+    return []
+
+
 def step0_config(dataset, kind):
     """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`)
     and may train for other epochs."""
@@ -153,7 +166,9 @@ def results_meta(wildcards, method):
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
                     holdout_scope=config["holdout"]["scope"], embedding_source=EMBEDDING_SOURCE,
                     generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
-                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"])
+                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"],
+                    classifier=stage_config(config, "classifier", ds),
+                    max_per_class=stage_config(config, "features", ds)["max_per_class"])
 
 
 def synthetic_source(wildcards):

@@ -9,6 +9,7 @@ rule train_step0:
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
         init=baseline_init,
         holdout=stage_holdout,
+        backbone=checked_backbone,
     output:
         "checkpoints/{dataset}{seedtag}/k{K}/{kind}.pt",
     wildcard_constraints:
@@ -36,6 +37,7 @@ rule train_supervised:
     """The supervised oracle: the same network trained on all classes."""
     input:
         index="data/{dataset}/index.csv",
+        backbone=checked_backbone,
     output:
         "checkpoints/{dataset}{seedtag}/supervised.pt",
     params:

@@ -62,7 +62,7 @@ def test_config_with_authors_init_is_checked(base_config):
                  "datasets.voc.unseen.2 is ['cow', 'sheep'], but the authors' K=2 model leaves ['cow', 'motorbike']",
                  "datasets.synthvoc: segmenter.init 'authors' needs format voc or context"):
         assert text in str(err.value)
-    assert stage_config(base_config, "segmenter", "context")["init"] == "imagenet"  # other datasets untouched
+    assert stage_config(base_config, "segmenter", "context")["init"] == "authors_imagenet"  # other datasets untouched
 
 
 def test_class_names_must_be_theirs(base_config):
@@ -70,3 +70,31 @@ def test_class_names_must_be_theirs(base_config):
     cfg["datasets"]["voc"]["classes"] = ["table" if c == "diningtable" else c for c in cfg["datasets"]["voc"]["classes"]]
     with pytest.raises(ConfigError, match=r"only ours \['table'\], only theirs \['diningtable'\]"):
         check_config(cfg)
+
+
+def test_a_missing_authors_backbone_names_key_path_and_where_they_published_it(tmp_path):
+    seg = authors.with_authors_backbone({"init": "authors_imagenet", "authors_dir": str(tmp_path)}, "voc")
+    path = tmp_path / "resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar"
+    assert seg["backbone_weights"] == str(path)
+    problem = authors.backbone_file_problem(seg, "voc", "datasets.voc.segmenter.authors_dir")
+    for text in (f"{path} not found (datasets.voc.segmenter.authors_dir)", "valeoai/ZS3 GitHub releases",
+                 authors.RELEASES, "datasets.voc.segmenter.init: imagenet"):
+        assert text in problem
+    path.touch()
+    assert authors.backbone_file_problem(seg, "voc", "k") is None
+    mine = {"init": "file", "backbone_weights": str(tmp_path / "mine.pth")}
+    assert authors.backbone_file_problem(mine, "voc", "segmenter.backbone_weights") == \
+        f"{tmp_path / 'mine.pth'} not found (segmenter.backbone_weights): segmenter.init 'file' starts step 0 from it"
+    for init in ("none", "imagenet"):
+        assert authors.backbone_file_problem({**mine, "init": init}, "voc", "k") is None
+
+
+def test_config_with_authors_imagenet_is_checked(base_config):
+    normalise_types(base_config, load_schema(REPO / "schemas" / "config.schema.yaml"))
+    check_config(base_config)  # the shipped voc and context start from the authors' backbone
+    assert stage_config(base_config, "segmenter", "voc")["init"] == "authors_imagenet"
+    base_config["datasets"]["voc"]["segmenter"] = {"init": "authors_imagenet", "backbone": "resnet50"}
+    with pytest.raises(ConfigError) as err:
+        check_config(base_config)
+    assert "datasets.voc: segmenter.init 'authors_imagenet' needs segmenter.backbone resnet101" in str(err.value)
+    assert "datasets.voc: segmenter.init 'authors_imagenet' needs segmenter.authors_dir" in str(err.value)

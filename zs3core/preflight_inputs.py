@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from zs3core.authors import authors_file, file_name, published
+from zs3core.authors import authors_file, backbone_file_problem, file_name, published
 from zs3core.embeddings import load_vectors, words_for
 from zs3core.preflight import Finding
 
@@ -35,11 +35,11 @@ def embedding_rows(class_names: Sequence[str], source_name: str, source: dict, a
 
 def _backbone_check(seg: dict, path, what: str) -> list[Finding]:
     """Load `path` into the configured ResNet as the segmenter would; a finding if it does not fit."""
-    from zs3core.models.backbones import load_backbone_weights, torchvision_resnet
+    from zs3core.models.backbones import load_authors_backbone, load_backbone_weights, torchvision_resnet
 
     try:
         backbone = torchvision_resnet(seg["backbone"], seg["output_stride"], seg["multi_grid"])
-        load_backbone_weights(backbone, path)
+        (load_authors_backbone if seg.get("init") == "authors_imagenet" else load_backbone_weights)(backbone, path)
     except Exception as exc:  # whatever the loader refuses is the finding
         return [Finding("error", what, str(path), str(exc))]
     return []
@@ -48,8 +48,8 @@ def _backbone_check(seg: dict, path, what: str) -> list[Finding]:
 def weight_findings(seg: dict, fmt: str, ks: Sequence[int], class_names: Sequence[str],
                     trains_backbone: bool = True) -> tuple[list[str], list[Finding]]:
     """(files checked, findings) for the segmenter's initialisation (`seg`: the dataset's segmenter
-    section as built): the ImageNet cache file, `backbone_weights`, or the authors' files of
-    every split. `trains_backbone`: a network is still trained from the backbone (the oracle)."""
+    section as built): the ImageNet cache file, the authors' ImageNet backbone or another
+    `backbone_weights`, or the authors' files of every split. `trains_backbone`: a network is still trained from the backbone (the oracle)."""
     from zs3core.models.backbones import imagenet_checkpoint
 
     init, checked, findings = seg.get("init", "none"), [], []
@@ -60,6 +60,13 @@ def weight_findings(seg: dict, fmt: str, ks: Sequence[int], class_names: Sequenc
             return checked, [Finding("error", "ImageNet weights", "segmenter.init", str(exc))]
         checked.append(str(path))
         findings += _backbone_check(seg, path, "ImageNet weights")
+    if init == "authors_imagenet":
+        checked.append(str(seg.get("backbone_weights")))
+        problem = backbone_file_problem(seg, fmt, "segmenter.backbone_weights")
+        if problem or not seg.get("backbone_weights"):
+            return checked, [Finding("error", "authors' ImageNet backbone", str(seg.get("backbone_weights")),
+                                     problem or "segmenter.backbone_weights is not set")]
+        findings += _backbone_check(seg, seg["backbone_weights"], "authors' ImageNet backbone")
     if init in ("file", "authors") and seg.get("backbone_weights") and trains_backbone:
         checked.append(seg["backbone_weights"])
         findings += _backbone_check(seg, seg["backbone_weights"], "backbone weights")
