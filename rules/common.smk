@@ -195,7 +195,9 @@ def results_meta(wildcards, method):
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
                     holdout_scope=config["holdout"]["scope"], embedding_source=EMBEDDING_SOURCE,
                     generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
-                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"])
+                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"],
+                    classifier=stage_config(config, "classifier", ds),
+                    max_per_class=stage_config(config, "features", ds)["max_per_class"])
 
 
 def synthetic_source(wildcards):

@@ -19,7 +19,8 @@ rule cross_validate:
     params:
         cv=config["cv"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
-        classifier={k: v for k, v in config["classifier"].items() if k not in ("protocol", "calibration")}
+        classifier=lambda wc: {k: v for k, v in stage_config(config, "classifier", wc.dataset).items()
+                               if k not in ("protocol", "calibration")}
         | {"calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}},  # not the rule: no rerun
         n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
         dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if wc.kind == "zs3" else None,

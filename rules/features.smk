@@ -14,7 +14,7 @@ rule extract_features:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         segmenter=lambda wc: segmenter_config(wc.dataset),
-        max_per_class=config["features"]["max_per_class"],
+        max_per_class=lambda wc: stage_config(config, "features", wc.dataset)["max_per_class"],
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

@@ -62,7 +62,8 @@ rule retrain_zs3gc:
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier={k: v for k, v in config["classifier"].items() if k != "protocol"},  # always the bank
+        classifier=lambda wc: {k: v for k, v in stage_config(config, "classifier", wc.dataset).items()
+                               if k != "protocol"},  # always the bank
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

@@ -60,7 +60,7 @@ rule extract_pseudo_features:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         segmenter=lambda wc: segmenter_config(wc.dataset),
-        max_per_class=config["features"]["max_per_class"],
+        max_per_class=lambda wc: stage_config(config, "features", wc.dataset)["max_per_class"],
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:
@@ -85,7 +85,7 @@ rule retrain_zs5:
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier=config["classifier"],
+        classifier=lambda wc: stage_config(config, "classifier", wc.dataset),
         finetune=finetune_settings,
         segmenter=lambda wc: segmenter_config(wc.dataset),
         work_dir=lambda wc: f"classifiers/{wc.dataset}{wc.seedtag}/k{wc.K}/zs5_p{wc.p}.work",

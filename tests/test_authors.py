@@ -1,7 +1,7 @@
 """What the workflow knows of the authors' files before opening one: names, splits, config checks."""
 import pytest
 
-from zs3core import authors
+from zs3core import authors, prerequisites
 from conftest import REPO
 from zs3core.config import ConfigError, check_config, stage_config
 from zs3core.config_schema import load_schema, normalise_types
@@ -62,7 +62,7 @@ def test_config_with_authors_init_is_checked(base_config):
                  "datasets.voc.unseen.2 is ['cow', 'sheep'], but the authors' K=2 model leaves ['cow', 'motorbike']",
                  "datasets.synthvoc: segmenter.init 'authors' needs format voc or context"):
         assert text in str(err.value)
-    assert stage_config(base_config, "segmenter", "context")["init"] == "imagenet"  # other datasets untouched
+    assert stage_config(base_config, "segmenter", "context")["init"] == "authors_imagenet"  # other datasets untouched
 
 
 def test_class_names_must_be_theirs(base_config):
@@ -70,3 +70,30 @@ def test_class_names_must_be_theirs(base_config):
     cfg["datasets"]["voc"]["classes"] = ["table" if c == "diningtable" else c for c in cfg["datasets"]["voc"]["classes"]]
     with pytest.raises(ConfigError, match=r"only ours \['table'\], only theirs \['diningtable'\]"):
         check_config(cfg)
+
+
+def test_a_missing_authors_backbone_names_key_path_and_where_they_published_it(tmp_path, base_config):
+    base_config["datasets"]["voc"]["segmenter"]["authors_dir"] = str(tmp_path)
+    [backbone] = prerequisites.backbone_weights(base_config, "voc")
+    path = tmp_path / "resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar"
+    assert backbone.path == str(path)
+    for text in (f"datasets.voc.segmenter.authors_dir: {path} does not exist", "valeoai/ZS3 GitHub releases",
+                 authors.RELEASES, "segmenter.init: imagenet"):
+        assert text in backbone.problem()
+    path.touch()
+    assert backbone.problem() is None
+    base_config["datasets"]["voc"]["segmenter"] |= {"init": "file", "backbone_weights": str(tmp_path / "mine.pth")}
+    [mine] = prerequisites.backbone_weights(base_config, "voc")
+    assert mine.problem().startswith(f"datasets.voc.segmenter.backbone_weights: {tmp_path / 'mine.pth'} does not exist")
+    base_config["datasets"]["voc"]["segmenter"]["init"] = "none"
+    assert prerequisites.backbone_weights(base_config, "voc") == []
+
+def test_config_with_authors_imagenet_is_checked(base_config):
+    normalise_types(base_config, load_schema(REPO / "schemas" / "config.schema.yaml"))
+    check_config(base_config)  # the shipped voc and context start from the authors' backbone
+    assert stage_config(base_config, "segmenter", "voc")["init"] == "authors_imagenet"
+    base_config["datasets"]["voc"]["segmenter"] = {"init": "authors_imagenet", "backbone": "resnet50"}
+    with pytest.raises(ConfigError) as err:
+        check_config(base_config)
+    assert "datasets.voc: segmenter.init 'authors_imagenet' needs segmenter.backbone resnet101" in str(err.value)
+    assert "datasets.voc: segmenter.init 'authors_imagenet' needs segmenter.authors_dir" in str(err.value)

@@ -25,6 +25,30 @@ def test_shipped_config_is_valid(base_config):
     assert len(unseen_classes(config, "context", 10)) == 10
 
 
+def test_the_real_datasets_carry_the_papers_backbone_and_the_authors_budgets(base_config):
+    config = checked(base_config)
+    for ds, passes in (("voc", 30), ("context", 20)):
+        assert stage_config(config, "segmenter", ds)["init"] == "authors_imagenet"
+        for section in ("generator", "gc"):
+            assert (stage_config(config, section, ds)["iterations"], stage_config(config, section, ds)["epochs"]) == \
+                (None, passes)
+        assert stage_config(config, "classifier", ds)["epochs"] == passes
+    for ds in ("synthvoc", "synthcontext"):  # the synthetic worlds keep their own budgets
+        assert stage_config(config, "segmenter", ds)["init"] == "none"
+        assert "epochs" not in stage_config(config, "generator", ds)
+        assert stage_config(config, "classifier", ds) == config["classifier"]
+        assert stage_config(config, "features", ds) == config["features"]
+
+
+def test_a_generator_budget_is_iterations_or_epochs(base_config):
+    base_config["datasets"]["synthvoc"]["generator"]["epochs"] = 3
+    base_config["datasets"]["voc"]["gc"]["epochs"] = None
+    with pytest.raises(ConfigError) as err:
+        checked(base_config)
+    assert "datasets.synthvoc.generator (merged over generator) sets iterations and epochs: set exactly one" in str(err.value)
+    assert "datasets.voc.gc (merged over gc) sets neither iterations nor epochs" in str(err.value)
+
+
 def test_splits_are_nested_as_in_the_paper(base_config):
     config = checked(base_config)
     for ds in ("voc", "context"):

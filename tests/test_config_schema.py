@@ -105,9 +105,18 @@ def test_unknown_dataset_and_split_names_are_named(base_config):
 
 
 def test_a_section_that_has_no_per_dataset_override_is_refused_there(base_config):
-    put(base_config, "datasets.synthvoc.classifier", {"epochs": 1})
+    put(base_config, "datasets.synthvoc.bank", {"n_per_class": 1})
     found = problems(base_config)
-    assert len(found) == 1 and found[0].startswith("datasets.synthvoc.classifier: unknown key; allowed: [")
+    assert len(found) == 1 and found[0].startswith("datasets.synthvoc.bank: unknown key; allowed: [")
+
+
+def test_a_dataset_overrides_the_classifier_budget_but_not_its_protocol(base_config):
+    put(base_config, "datasets.synthvoc.classifier", {"epochs": 1, "unseen_weight": 10})
+    put(base_config, "datasets.synthvoc.features", {"max_per_class": 50})
+    assert problems(base_config) == []
+    put(base_config, "datasets.synthvoc.classifier", {"protocol": "authors"})
+    found = problems(base_config)
+    assert len(found) == 1 and found[0].startswith("datasets.synthvoc.classifier.protocol: unknown key; allowed: [")
 
 
 def test_scenes_keys_are_refused_for_an_objects_world(base_config):
@@ -187,8 +196,8 @@ def test_a_whole_float_where_an_integer_is_expected_becomes_that_integer(base_co
 
 
 def test_a_string_the_schema_cannot_type_is_reported(base_config):
-    put(base_config, "generator.iterations", "ten")
-    assert problems(base_config) == ["generator.iterations is 'ten' (str), expected integer"]
+    put(base_config, "generator.real_per_class", "ten")
+    assert problems(base_config) == ["generator.real_per_class is 'ten' (str), expected integer"]
 
 
 def test_the_sample_message_of_the_docs_is_the_real_one(base_config):

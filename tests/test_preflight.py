@@ -1,5 +1,6 @@
 """The preflight on real-format trees with known faults: each fault is named by its file, and the
 counts equal those of the labels the fixtures wrote."""
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from fixtures import (CONTEXT_CLASSES, VOC_CLASSES, make_context, make_context_m
 from zs3core.data.layouts import choose_layout
 from zs3core.preflight import (PreflightError, class_table, decode_all, decode_findings, listed_ids, scan,
                                scan_context, scan_context_png, scan_voc, split_findings, split_table)
+from zs3core import authors
 from zs3core.preflight_inputs import embedding_rows, weight_findings
 from zs3core.preflight_report import feature_file_bytes, run_preflight
 
@@ -72,6 +74,8 @@ def test_voc_faults_are_named_and_counts_match(tmp_path):
     assert row["zs5_pool_images"] == len(has_unseen)
     assert row["seen_only_train_images"] == 4 - len(has_unseen)
     assert row["seen_only_held_out"] == len(set(train[:2]) - has_unseen)
+    kept = [i for i in train if i not in has_unseen and i not in train[:2]]  # what the generators train on
+    assert row["generator_pairs"] == sum(len(set(np.unique(labels[i]).tolist()) - {255}) for i in kept)
     assert row["unseen_val_pixels"] == {c: sum(int((labels[i] == VOC_CLASSES.index(c)).sum()) for i in ("v1", "v2"))
                                         for c in unseen[2]}
     assert [f.check for f in split_findings([row], batch_size=100)] == \
@@ -149,6 +153,16 @@ def test_embeddings_and_weights(tmp_path):
     _, findings = weight_findings({**seg, "init": "authors", "authors_dir": str(tmp_path)}, "voc", [2], VOC_CLASSES)
     assert any(f.check == "authors' file" and "deeplab_pretrained_pascal_voc_02_unseen" in f.path for f in findings)
 
+    authors_imagenet = {**seg, "backbone": "resnet101", "init": "authors_imagenet", "authors_dir": str(tmp_path),
+                        "backbone_weights": None}
+    path = tmp_path / "resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar"
+    checked, findings = weight_findings(authors.with_authors_backbone(authors_imagenet, "voc"), "voc", [2], VOC_CLASSES)
+    assert checked == [str(path)] and [f.check for f in findings] == ["authors' ImageNet backbone"]
+    assert "valeoai/ZS3 GitHub releases" in findings[0].message
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(64, 3, 7, 7)}}, path)  # torchvision's names, no prefix
+    _, findings = weight_findings(authors.with_authors_backbone(authors_imagenet, "voc"), "voc", [2], VOC_CLASSES)
+    assert findings[0].path == str(path) and "keys without the prefix ['conv1.weight']" in findings[0].message
+
 
 def test_no_image_at_all_stops(tmp_path):
     root, _ = make_voc(tmp_path, ["a1"], ["v1"])
@@ -162,9 +176,16 @@ def test_no_image_at_all_stops(tmp_path):
 def test_gpu_hours_by_hand():
     from zs3core.preflight_report import RATES, gpu_hours
 
-    cfg = {"epochs": 200, "baseline_epochs": 200, "init": "imagenet", "generator_iterations": 800,
-           "gc_iterations": 800, "tables": [1]}
+    generator = {"iterations": None, "epochs": 30, "classes_per_step": None}
+    cfg = {"epochs": 200, "baseline_epochs": 200, "init": "imagenet", "generator": generator,
+           "gc": {**generator, "iterations": 800, "epochs": None}, "pairs": {2: 20000, 4: 18000},
+           "seen_classes": {2: 19, 4: 17}, "tables": [1]}
     hours = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000, 4: 8000}, {2: 1582, 4: 2582}, cfg)}
+    # 30 passes over the pairs in steps of every seen class; a step of 19 classes costs 19 / 16 measured steps
+    steps = math.ceil(30 * 20000 / 19) * 19 / 16 + math.ceil(30 * 18000 / 17) * 17 / 16
+    assert hours["step 1: GMMN"] == round(steps / RATES["generator_iterations_per_s"] / 3600, 2)
+    one_class = gpu_hours(10582, 1449, {2: 9000}, {2: 1582}, {**cfg, "generator": {**generator, "classes_per_step": 1}})
+    assert one_class[4]["stage"] == "step 1: GMMN" and one_class[4]["gpu_hours"] == round(30 * 20000 / RATES["generator_iterations_per_s"] / 3600, 2)
     assert hours["step 0: seen-only segmenters"] == round(17000 * 200 / RATES["train_images_per_s"] / 3600, 2)
     assert hours["step 0: supervised oracle"] == round(10582 * 200 / RATES["train_images_per_s"] / 3600, 2)
     assert hours["step 1: GC generator"] == 0 and hours["ZS5: pseudo-labels of the pool"] == 0  # no Table 3 / 4

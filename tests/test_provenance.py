@@ -4,7 +4,7 @@ import pytest
 from zs3core.provenance import PROTOCOLS, protocol, row_meta
 
 SEG = {"backbone": "resnet_tiny", "init": "none", "unseen_pixels": "drop"}
-GEN = {"bandwidth_mode": "relative", "bandwidths": None}
+GEN = {"bandwidth_mode": "relative", "bandwidths": None, "iterations": 400}
 COMMON = dict(dataset="synthvoc", K=2, seed=0, classifier_protocol="strict", segmenter=SEG,
               holdout_scope="all_stages", embedding_source="spacy_md")
 
@@ -38,7 +38,7 @@ def test_a_zs3_row_records_its_generator_bank_and_holdout():
 
 
 def test_the_authors_kernel_and_their_step0_are_recorded():
-    meta = row_meta(method="zs3", generator={"bandwidth_mode": "paper", "bandwidths": None},
+    meta = row_meta(method="zs3", generator={"bandwidth_mode": "paper", "bandwidths": None, "iterations": 800},
                     dropout_at_generation=False, **{**COMMON, "segmenter": {**SEG, "init": "authors"}})
     assert meta["bandwidths"] == "2 5 10 20 40 60" and meta["backbone_init"] == "authors"
     assert meta["holdout_excluded_from"] == "generator+classifier"  # their step 0 saw every image
@@ -59,3 +59,27 @@ def test_classifier_only_scope_and_resized_evaluation():
     meta = row_meta(method="ceiling", eval_short_side=513, **{**COMMON, "holdout_scope": "classifier_only"})
     assert meta["holdout_excluded_from"] == "classifier" and meta["eval_short_side"] == 513
     assert row_meta(method="supervised", **COMMON)["holdout_excluded_from"] == "none"
+
+
+@pytest.mark.parametrize("init, saw", [("none", "no"), ("imagenet", "yes"), ("authors_imagenet", "no"),
+                                       ("authors", "no"), ("file", "unknown")])
+def test_every_row_says_whether_its_backbone_saw_the_unseen_classes(init, saw):
+    segmenter = {**SEG, "backbone": "resnet101", "init": init}
+    for method in ("seenonly", "baseline", "supervised", "zs3", "ceiling"):
+        assert row_meta(method=method, **{**COMMON, "segmenter": segmenter})["backbone_saw_unseen"] == saw
+    authors = row_meta(method="authorszs3", **{**COMMON, "segmenter": segmenter})  # their own files
+    assert authors["backbone_init"] == "authors" and authors["backbone_saw_unseen"] == "no"
+
+
+def test_budgets_are_recorded_in_the_unit_they_were_set_in():
+    classifier = {"epochs": 30, "unseen_weight": 100}
+    epochs = row_meta(method="zs3", generator={**GEN, "iterations": None, "epochs": 30}, dropout_at_generation=True,
+                      classifier=classifier, max_per_class=100, **COMMON)
+    assert epochs["generator_budget"] == "30 epochs"
+    assert (epochs["features_per_class"], epochs["classifier_epochs"], epochs["unseen_weight"]) == (100, 30, 100.0)
+    assert row_meta(method="zs5_p25", generator=GEN, dropout_at_generation=True,
+                    **COMMON)["generator_budget"] == "400 iterations"
+    ceiling = row_meta(method="ceiling", classifier=classifier, max_per_class=50, **COMMON)
+    assert ceiling["features_per_class"] == 50 and "generator_budget" not in ceiling
+    for method in ("seenonly", "baseline", "supervised"):  # no classifier retrained on feature rows
+        assert "unseen_weight" not in row_meta(method=method, classifier=classifier, max_per_class=100, **COMMON)

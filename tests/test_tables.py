@@ -214,6 +214,25 @@ def test_non_strict_rows_are_marked_and_named(tmp_path):
     assert [f.split(" protocol ")[1].split(":")[0] for f in footnotes] == ["`authors`", "`unseen_masks`", "`real_unseen`"]
 
 
+def test_rows_whose_backbone_saw_the_unseen_classes_are_marked(tmp_path):
+    rows = [dict(row("voc", 2, "zs3", metrics(20)), backbone_saw_unseen="yes", generator_budget="30 epochs"),
+            dict(row("voc", 2, "ceiling", metrics(50)), protocol="real_unseen", backbone_saw_unseen="yes"),
+            dict(row("voc", 2, "baseline", metrics(10)), backbone_saw_unseen="no"),
+            dict(row("voc", 2, "seenonly", metrics(30)), backbone_saw_unseen="unknown")]
+    path = tmp_path / "r.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    t = tables.table1([str(path)], "voc", ks=(2,))
+    assert dict(zip(t["method"], t["backbone_saw_unseen"])) == {"baseline": "no", "zs3": "yes", "seenonly": "unknown",
+                                                                "ceiling": "yes"}
+    assert t.loc[t["method"] == "zs3", "generator_budget"].item() == "30 epochs"
+    lines = tables.to_markdown(t).splitlines()
+    model = {line.split(" | ")[1]: line for line in lines if line.startswith("| 2 |")}
+    assert set(model) == {"Baseline", "ZS3Net\u00b6", "Seen-only\u00b6?", "Real-feature ceiling (diagnostic)\u00a7\u00b6"}
+    footnotes = [line for line in lines if line and line[0] in "\u00a7\u00b6"]  # in order of first use
+    assert [f.split(" ")[0] for f in footnotes] == ["\u00b6", "\u00b6?", "\u00a7"]
+    assert "full ImageNet" in footnotes[0] and "segmenter.init: file" in footnotes[1]
+
+
 def test_other_calibrations_are_ignored(tmp_path, voc_files):
     other = write(tmp_path / "voc_k2_zs3gm.csv", [row("voc", 2, "zs3", metrics(90), calibration="median_gamma")])
     t = tables.table1(list(voc_files.values()) + [other], "voc", ks=(2,))

@@ -86,12 +86,30 @@ def authors_file(seg: dict, fmt: str, kind: str, k: int | str | None = None) -> 
 
 
 def with_authors_backbone(seg: dict, fmt: str) -> dict:
-    """With `init: authors`, what is still trained (the supervised oracle, a DeViSE baseline from
-    scratch) starts from their ImageNet ResNet-101 without Pascal classes, unless `backbone_weights`
-    names another file."""
-    if seg.get("init") != "authors" or seg.get("backbone_weights") or not seg.get("authors_dir"):
+    """With `init: authors_imagenet` step 0, and with `init: authors` what is still trained (the
+    supervised oracle, a DeViSE baseline from scratch), start from their ImageNet ResNet-101
+    without Pascal classes in `authors_dir`, unless `backbone_weights` names another file."""
+    if seg.get("init") not in ("authors", "authors_imagenet") or seg.get("backbone_weights") or not seg.get("authors_dir"):
         return seg
     return {**seg, "backbone_weights": str(Path(seg["authors_dir"]) / file_name(fmt, "backbone"))}
+
+
+RELEASES = "https://github.com/valeoai/ZS3/releases"  # where the authors published their files (v0.1)
+
+
+def backbone_problems(name: str, seg: dict) -> list[str]:
+    """Inconsistencies of `segmenter.init: authors_imagenet` for dataset `name` (`seg`: its segmenter section)."""
+    if seg.get("init") != "authors_imagenet":
+        return []
+    key, problems = f"datasets.{name}", []
+    if resolve_architecture(seg).get("backbone") != "resnet101":
+        problems.append(f"{key}: segmenter.init 'authors_imagenet' needs segmenter.backbone resnet101 (the authors' "
+                        f"ImageNet backbone), got {seg.get('backbone')!r}")
+    if not seg.get("backbone_weights") and not seg.get("authors_dir"):
+        problems.append(f"{key}: segmenter.init 'authors_imagenet' needs segmenter.authors_dir (the folder of the "
+                        f"authors' resnet_backbone_pretrained_imagenet_wo_pascal{{voc,context}}.pth.tar) or "
+                        f"segmenter.backbone_weights (the file)")
+    return problems
 
 
 def split_problems(fmt: str, k: int | str, unseen: list[str], classes: list[str], key: str) -> list[str]:

@@ -24,6 +24,12 @@ def config_problems(config: dict) -> list[str]:
     for name, ds in datasets.items():
         problems += _dataset_problems(name, ds)
         problems += authors.config_problems(name, ds, stage_config(config, "segmenter", name))
+        problems += authors.backbone_problems(name, stage_config(config, "segmenter", name))
+        for section in ("generator", "gc"):
+            budget = [k for k in ("iterations", "epochs") if stage_config(config, section, name).get(k) is not None]
+            if len(budget) != 1:
+                problems.append(f"datasets.{name}.{section} (merged over {section}) sets "
+                                f"{' and '.join(budget) or 'neither iterations nor epochs'}: set exactly one, the other null")
     emb = config["embeddings"]
     if emb["source"] not in emb["sources"]:
         problems.append(f"embeddings.source is '{emb['source']}', expected one of {sorted(emb['sources'])}")

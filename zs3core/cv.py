@@ -164,7 +164,7 @@ def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: i
     labels = rows.class_id.astype(np.int64)
     remaining = [c for c in seen if c not in pseudo]
     return CVData(names, pseudo, remaining,
-                  GeneratorRows(rows.features[train], labels[train], remaining),
+                  GeneratorRows(rows.features[train], labels[train], remaining, rows.image[train]),
                   rows.features[~row_held], labels[~row_held],
                   rows.features[row_held], labels[row_held],
                   pixel_weights(rows.image[row_held], labels[row_held], label_maps), rows.image[row_held])

@@ -272,18 +272,21 @@ def class_table(results: Iterable[dict], class_names: Sequence[str]) -> list[dic
 def split_table(results: Sequence[dict], class_names: Sequence[str], unseen_by_k: Mapping[int, Sequence[str]],
                 holdout: frozenset[str] = frozenset()) -> list[dict]:
     """Per split K: the training images step 0 keeps (no unseen pixel), those of them in the
-    calibration `holdout` (gamma is chosen on their pixels), the pool ZS5 labels (the images with
-    an unseen pixel), and each unseen class's test pixels."""
+    calibration `holdout` (gamma is chosen on their pixels), the (image, class) pairs of the kept
+    images outside it (the generators' unit of `epochs`), the pool ZS5 labels (the images with an
+    unseen pixel), and each unseen class's test pixels."""
     rows = []
     for k, unseen in sorted(unseen_by_k.items()):
         ids = [class_names.index(c) for c in unseen]
         train = [r for r in results if r["split"] == "train" and r["counts"] is not None]
         held = sum(r["image_id"] in holdout and not r["counts"][ids].any() for r in train)
         has_unseen = [bool(r["counts"][ids].any()) for r in train]
+        pairs = sum(int((r["counts"] > 0).sum()) for r, u in zip(train, has_unseen)
+                    if not u and r["image_id"] not in holdout)
         val_pixels = sum((r["counts"][ids] for r in results if r["split"] == "val" and r["counts"] is not None),
                          np.zeros(len(ids), np.int64))
         rows.append({"K": k, "seen_only_train_images": len(train) - sum(has_unseen),
-                     "seen_only_held_out": int(held), "zs5_pool_images": sum(has_unseen),
+                     "seen_only_held_out": int(held), "generator_pairs": pairs, "zs5_pool_images": sum(has_unseen),
                      "unseen_val_pixels": {c: int(p) for c, p in zip(unseen, val_pixels)}})
     return rows
 

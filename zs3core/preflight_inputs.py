@@ -38,11 +38,11 @@ def embedding_rows(class_names: Sequence[str], source_name: str, source: dict, a
 
 def _backbone_check(seg: dict, path, what: str) -> list[Finding]:
     """Load `path` into the configured ResNet as the segmenter would; a finding if it does not fit."""
-    from zs3core.models.backbones import load_backbone_weights, torchvision_resnet
+    from zs3core.models.backbones import load_authors_backbone, load_backbone_weights, torchvision_resnet
 
     try:
         backbone = torchvision_resnet(seg["backbone"], seg["output_stride"], seg["multi_grid"])
-        load_backbone_weights(backbone, path)
+        (load_authors_backbone if seg.get("init") == "authors_imagenet" else load_backbone_weights)(backbone, path)
     except Exception as exc:  # whatever the loader refuses is the finding
         return [Finding("error", what, str(path), str(exc))]
     return []

@@ -10,6 +10,7 @@ import csv
 import io
 from typing import Iterable, Mapping, Sequence
 
+from zs3core.budgets import generator_steps
 from zs3core.holdout import choose_holdout
 from zs3core.io import write_text
 from zs3core.preflight import Finding
@@ -18,6 +19,7 @@ FEATURE_STRIDE = 4  # DeepLabV3Plus.feature_stride: the map the features are sam
 # One H200, bench/README.md (the slow end of each measured range).
 RATES = {"train_images_per_s": 415.6, "extract_images_per_s": 155.0, "eval_images_per_s": 100.0,
          "generator_iterations_per_s": 257.5}
+RATE_CLASSES = 16  # classes per step of the measured generator rate (128 + 128 rows each)
 # Table -> the methods evaluated per split K for it (zs3core.tables, rules/tables.smk).
 TABLE_METHODS = {1: ("baseline", "zs3", "seenonly", "ceiling"), 2: ("baseline", "zs3"),
                  3: ("baseline", "zs3", "zs3gc", "seenonly", "ceiling"), 4: ("zs5",)}
@@ -47,11 +49,20 @@ def _train_s(images: int, epochs: int) -> float:
     return images * epochs / RATES["train_images_per_s"]
 
 
+def generator_seconds(section: dict, pairs: int, n_seen: int) -> float:
+    """One generator's training time: its steps (`zs3core.budgets`) at the measured rate, a step
+    of up to 16 classes costing one measured step (launches bound it), a larger one pro rata."""
+    per_step = n_seen if section["classes_per_step"] is None else min(section["classes_per_step"], n_seen)
+    steps = generator_steps(section, pairs, per_step)
+    return steps * max(per_step, RATE_CLASSES) / RATE_CLASSES / RATES["generator_iterations_per_s"]
+
+
 def gpu_hours(n_train: int, n_val: int, seen_only: Mapping[int, int], pool: Mapping[int, int], cfg: dict
               ) -> list[dict]:
     """GPU hours per stage on one H200 for every split K. `cfg`: epochs, baseline_epochs,
-    init (authors: step 0 is converted, not trained), generator_iterations, gc_iterations,
-    tables, p_sweep_count."""
+    init (authors: step 0 is converted, not trained), generator and gc (their sections), pairs
+    ({K: (image, seen class) pairs the generators train on}), seen_classes ({K: seen classes}),
+    tables."""
     k_count = len(seen_only)
     step0 = 0.0 if cfg["init"] == "authors" else sum(_train_s(n, cfg["epochs"]) for n in seen_only.values())
     methods = {m for t in cfg["tables"] for m in TABLE_METHODS.get(t, ())}
@@ -60,9 +71,10 @@ def gpu_hours(n_train: int, n_val: int, seen_only: Mapping[int, int], pool: Mapp
         "step 0: supervised oracle": _train_s(n_train, cfg["epochs"]),
         "step 0: DeViSE baselines": sum(_train_s(n, cfg["baseline_epochs"]) for n in seen_only.values()),
         "features (training images)": k_count * n_train / RATES["extract_images_per_s"],
-        "step 1: GMMN": k_count * cfg["generator_iterations"] / RATES["generator_iterations_per_s"],
-        "step 1: GC generator": k_count * cfg["gc_iterations"] / RATES["generator_iterations_per_s"]
-        if "zs3gc" in methods else 0.0,
+        "step 1: GMMN": sum(generator_seconds(cfg["generator"], cfg["pairs"][k], cfg["seen_classes"][k])
+                            for k in seen_only),
+        "step 1: GC generator": sum(generator_seconds(cfg["gc"], cfg["pairs"][k], cfg["seen_classes"][k])
+                                    for k in seen_only) if "zs3gc" in methods else 0.0,
         "ZS5: pseudo-labels of the pool": sum(pool.values()) / RATES["eval_images_per_s"] if "zs5" in methods else 0.0,
         "evaluations (test split)": (k_count * len(methods) + 1) * n_val / RATES["eval_images_per_s"],
     }
@@ -158,8 +170,9 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
                      "banks MB": round(bank_rows * len(p["unseen"][row["K"]]) * 2 * feature_dim * (1 + (3 in p["tables"])) / 1e6, 1)})
     n = {s: sum(r["split"] == s for r in decoded) for s in ("train", "val")}
     cost = {"epochs": seg["train"]["epochs"], "baseline_epochs": p["baseline_epochs"] or seg["train"]["epochs"],
-            "init": seg.get("init"), "generator_iterations": p["generator_iterations"],
-            "gc_iterations": p["gc_iterations"], "tables": p["tables"]}
+            "init": seg.get("init"), "generator": p["generator"], "gc": p["gc"], "tables": p["tables"],
+            "pairs": {r["K"]: r["generator_pairs"] for r in splits},
+            "seen_classes": {r["K"]: len(classes) - len(p["unseen"][r["K"]]) for r in splits}}
     gpu = gpu_hours(n["train"], n["val"], {r["K"]: r["seen_only_train_images"] for r in splits},
                     {r["K"]: r["zs5_pool_images"] for r in splits}, cost)
     gpu.append({"stage": "total", "gpu_hours": round(sum(g["gpu_hours"] for g in gpu), 2)})

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from zs3core.authors import file_name, resolve_architecture, with_authors_backbone
+from zs3core.authors import RELEASES, file_name, resolve_architecture, with_authors_backbone
 from zs3core.config import ConfigError, stage_config
 
 # torchvision's ImageNet checkpoints (`IMAGENET1K_V1` of each model; tests compare with torchvision).
@@ -84,8 +84,8 @@ def backbone_file(seg: dict, fmt: str) -> tuple[str, str | None, str] | None:
     """(the segmenter setting that names or implies the file, its path, what it is and where to get
     it) of the weights a segmenter built from `seg` (a dataset's section as built) starts from:
     torchvision's ImageNet file in the torch cache (`init: imagenet`), `backbone_weights`
-    (`init: file`), or the authors' ImageNet backbone without Pascal classes (`init: authors`, for
-    what is still trained); None when it starts from nothing (`init: none`)."""
+    (`init: file`), or the authors' ImageNet backbone without Pascal classes (`init: authors_imagenet`,
+    and `init: authors` for what is still trained); None when it starts from nothing (`init: none`)."""
     init = seg.get("init", "none")
     if init == "imagenet":
         path = imagenet_weights_path(seg["backbone"])
@@ -96,12 +96,15 @@ def backbone_file(seg: dict, fmt: str) -> tuple[str, str | None, str] | None:
         return "backbone_weights", seg.get("backbone_weights"), (
             "a ResNet checkpoint for segmenter.init: file, e.g. the authors' ImageNet backbone without "
             "Pascal classes (docs/authors-checkpoints.md)")
-    if init == "authors" and seg.get("backbone_weights"):
+    if init in ("authors", "authors_imagenet") and seg.get("backbone_weights"):
         implied = seg.get("authors_dir") and \
             Path(seg["backbone_weights"]) == Path(seg["authors_dir"]) / file_name(fmt, "backbone")
         return "authors_dir" if implied else "backbone_weights", seg["backbone_weights"], (
-            f"the authors' ImageNet backbone without Pascal classes, {file_name(fmt, 'backbone')} from the "
-            f"valeoai/ZS3 GitHub releases (docs/authors-checkpoints.md)")
+            f"the authors' ImageNet ResNet-101 trained without the Pascal classes, {file_name(fmt, 'backbone')}, "
+            f"published in the valeoai/ZS3 GitHub releases ({RELEASES}, v0.1): download it there (nothing is "
+            f"downloaded by the workflow), or set segmenter.init: imagenet, torchvision's full ImageNet weights, "
+            f"whose classes include the unseen ones (rows and table cells are then marked; "
+            f"docs/authors-checkpoints.md)")
     return None
 
 

@@ -10,20 +10,32 @@ differently apart without the config that made them:
   ZS3Net + GC, whose bank is generated at the unseen-class nodes of training images' true masks;
   `real_unseen`: the real-feature ceiling, trained on real unseen features; `supervised`: the
   oracle, trained on every class;
-- `backbone`, `backbone_init` (`none`, `imagenet`, `file`, `authors`), `unseen_pixels`;
+- `backbone`, `backbone_init` (`none`, `imagenet`, `authors_imagenet`, `file`, `authors`),
+  `unseen_pixels`; `backbone_saw_unseen`: whether the backbone's pretraining saw the unseen
+  classes (`yes` for torchvision's full ImageNet, whose classes include cow, cat, motorbike, ...;
+  `no` from scratch or from the authors' ImageNet without Pascal classes; `unknown` for a
+  user's file), which the tables mark;
 - `holdout_excluded_from`: the stages that never trained on the calibration hold-out
   (`zs3core.holdout.excluded_from`);
 - for methods with a generator: `bandwidth_mode` and `bandwidths` (the configured list, or the
-  mode's default), `dropout_at_generation`; for ZS3Net + GC also `gc_graphs`;
+  mode's default), `dropout_at_generation`, `generator_budget` (`30 epochs`: passes over the
+  (image, seen class) pairs of the feature file, the authors' unit; or `800 iterations`); for
+  ZS3Net + GC also `gc_graphs`;
+- for methods that retrain the classifier on feature rows: `features_per_class` (rows per image
+  and class, `features.max_per_class`), `classifier_epochs` and `unseen_weight`;
 - for ZS5Net: `pseudo_p`, `pseudo_calibrated`, `selftrain_mode`;
 - `embedding_source`, and `eval_short_side` where the evaluation resized images.
 """
 from __future__ import annotations
 
 from zs3core import bandwidths, holdout
+from zs3core.budgets import generator_budget
 
 GENERATOR_METHODS = {"zs3": "generator", "zs5": "generator", "zs3gc": "gc"}
 PROTOCOLS = ("strict", "authors", "unseen_masks", "real_unseen", "supervised")
+CLASSIFIER_METHODS = ("zs3", "zs3gc", "zs5", "ceiling")  # a classifier retrained on feature rows
+# Whether a backbone init's pretraining saw the unseen classes (`backbone_saw_unseen`).
+SAW_UNSEEN = {"none": "no", "imagenet": "yes", "authors_imagenet": "no", "authors": "no", "file": "unknown"}
 
 
 # The protocol of methods whose training reads the same ground truth whatever the classifier's
@@ -49,25 +61,32 @@ def bandwidth_record(generator_cfg: dict) -> dict:
 def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
              holdout_scope: str, embedding_source: str, generator: dict | None = None,
              dropout_at_generation: bool | None = None, selftrain: dict | None = None,
-             eval_short_side: int | None = None) -> dict:
+             eval_short_side: int | None = None, classifier: dict | None = None,
+             max_per_class: int | None = None) -> dict:
     """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
 
     `generator` is the generator (or GC) section of methods that have one, with the bank's
-    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net.
+    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net; `classifier`
+    (the `classifier` section) and `max_per_class` (`features.max_per_class`) those of the
+    methods that retrain the classifier on feature rows.
     """
     base = method.partition("_p")[0]
     meta = {"dataset": dataset, "K": int(K), "method": base, "seed": int(seed),
             "protocol": protocol(base, classifier_protocol), "calibration": "raw", "gamma": 0.0,
             "backbone": segmenter["backbone"], "backbone_init": segmenter["init"],
-            "unseen_pixels": segmenter["unseen_pixels"],
+            "backbone_saw_unseen": SAW_UNSEEN[segmenter["init"]], "unseen_pixels": segmenter["unseen_pixels"],
             "holdout_excluded_from": holdout.excluded_from(holdout_scope, segmenter["init"] != "authors"),
             "embedding_source": embedding_source}
     if base == "supervised" or base.startswith("authors"):  # the oracle; the authors' own stage-2 files
         meta["holdout_excluded_from"] = "none"
     if base.startswith("authors"):
-        meta["backbone_init"] = "authors"
+        meta |= {"backbone_init": "authors", "backbone_saw_unseen": SAW_UNSEEN["authors"]}
     if generator is not None and base in GENERATOR_METHODS:
-        meta |= bandwidth_record(generator) | {"dropout_at_generation": bool(dropout_at_generation)}
+        meta |= bandwidth_record(generator) | {"dropout_at_generation": bool(dropout_at_generation),
+                                               "generator_budget": generator_budget(generator)}
+    if classifier is not None and base in CLASSIFIER_METHODS:
+        meta |= {"features_per_class": int(max_per_class), "classifier_epochs": int(classifier["epochs"]),
+                 "unseen_weight": float(classifier["unseen_weight"])}
     if base == "zs3gc":
         meta["gc_graphs"] = "true_masks"
     if base == "zs5" and selftrain is not None:

@@ -32,7 +32,8 @@ REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
 SETTING_COLUMNS = ["protocol", "backbone", "backbone_init", "unseen_pixels", "holdout_excluded_from", "embedding_source",
                    "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_calibrated",
-                   "selftrain_mode", "absent_as_zero", "eval_short_side"]
+                   "selftrain_mode", "absent_as_zero", "eval_short_side", "backbone_saw_unseen", "generator_budget",
+                   "features_per_class", "classifier_epochs", "unseen_weight"]
 GROUP_KEY = ["dataset", "K", "method", "calibration"]
 
 PAPER_DATASETS = ("voc", "context")
@@ -73,6 +74,14 @@ PROTOCOL_MARKS = {
     "real_unseen": ("\u00a7", "trained on real unseen features (an oracle, not zero-shot)"),
 }
 UNMARKED_PROTOCOLS = ("strict", "supervised", "none", "nan", "")  # the Supervised row's label says it
+# Rows whose backbone's pretraining saw (or may have seen) the unseen classes (`backbone_saw_unseen`).
+BACKBONE_MARKS = {
+    "yes": ("\u00b6", "the backbone was pretrained on torchvision's full ImageNet, whose classes include unseen ones "
+                       "(cow, cat, motorbike, ...): not zero-shot for them; the paper's backbone saw no Pascal class "
+                       "(segmenter.init: authors_imagenet)"),
+    "unknown": ("\u00b6?", "the backbone came from a user's file (segmenter.init: file): whether its pretraining "
+                            "saw the unseen classes is not recorded"),
+}
 DEFAULT_KS = (2, 4, 6, 8, 10)
 
 
@@ -367,10 +376,17 @@ def _protocol_mark(row: Mapping) -> tuple[str, str | None]:
     return sign, f"{sign} protocol `{protocol}`: {text}."
 
 
+def _backbone_mark(row: Mapping) -> tuple[str, str | None]:
+    """(sign, footnote) of a row whose backbone saw, or may have seen, the unseen classes."""
+    sign, text = BACKBONE_MARKS.get(str(row.get("backbone_saw_unseen", "")).strip(), ("", None))
+    return sign, f"{sign} {text}." if sign else None
+
+
 def to_markdown(df: pd.DataFrame, title: str | None = None, notes: str | Sequence[str] | None = None) -> str:
     """The table as Markdown: one decimal, `–` where undefined, `mean ± std` when several seeds,
     `measured (paper X)` where the paper reports the cell. Supervised rows show no K. A line names
-    the IoU rule; rows of a non-strict protocol carry a sign and a footnote naming it."""
+    the IoU rule; rows of a non-strict protocol, and rows whose backbone saw the unseen classes,
+    carry a sign and a footnote naming it."""
     labels = [c for c in LABEL_COLUMNS if c in df.columns]
     metrics = [m for m in RESULT_METRICS if m in df.columns]
     has_paper = any(f"{m}_paper" in df.columns for m in metrics)
@@ -403,10 +419,10 @@ def to_markdown(df: pd.DataFrame, title: str | None = None, notes: str | Sequenc
                 cells.append("")
             else:
                 cells.append(str(row[c]))
-        sign, footnote = _protocol_mark(row)
-        cells[-1] += sign
-        if footnote and footnote not in footnotes:
-            footnotes.append(footnote)
+        for sign, footnote in (_protocol_mark(row), _backbone_mark(row)):
+            cells[-1] += sign
+            if footnote and footnote not in footnotes:
+                footnotes.append(footnote)
         cells += [_cell(row, m, has_paper) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     for footnote in footnotes:

@@ -198,6 +198,32 @@ def test_config_takes_the_whole_section_and_names_a_missing_key():
     assert resolve_config(section) == {k: section[k] for k in GMMN_KEYS} and set(GMMN_KEYS) == set(section)
     with pytest.raises(KeyError, match=r"\['iterations'\]"):
         resolve_config({k: v for k, v in section.items() if k != "iterations"})
+    with pytest.raises(ValueError, match="sets \\['iterations', 'epochs'\\]"):
+        resolve_config({**section, "epochs": 30})
+    with pytest.raises(ValueError, match="neither"):
+        resolve_config({**section, "iterations": None})
+    assert resolve_config({**section, "iterations": None, "epochs": 30})["epochs"] == 30
+
+
+def test_training_rows_count_their_image_class_pairs(toy):
+    with FeatureFile(toy) as ff:
+        rows = seen_training_rows(ff)
+        table = ff.image_table()
+    clean = np.flatnonzero(~table["has_unseen"])
+    assert sorted(set(rows.image.tolist())) == clean.tolist()
+    by_hand = sum(len({left, right}) for left, right in CLEAN)  # two classes in each clean image
+    assert rows.pairs() == by_hand == 44
+
+
+@pytest.mark.parametrize("classes_per_step, steps", [(None, 44), (2, 66), (1, 132)])
+def test_epochs_are_passes_over_the_image_class_pairs(toy, embeddings, tmp_path, classes_per_step, steps):
+    """3 epochs of the toy's 44 (image, seen class) pairs: 132 class terms, in steps of all 3 classes,
+    of 2, or of 1 (the authors' one step per pair)."""
+    cfg = {**TINY, "iterations": None, "epochs": 3, "classes_per_step": classes_per_step, "log_every": 1000}
+    summary = train_gmmn(toy, embeddings, cfg, tmp_path / "g.pt", seed=0)
+    assert summary["iterations"] == steps == load_checkpoint(tmp_path / "g.pt")["iterations"]
+    assert summary["curve"][-1][0] == steps
+    assert load_checkpoint(tmp_path / "g.pt")["config"]["epochs"] == 3
 
 
 def test_bad_embeddings_leave_no_output(toy, tmp_path):

@@ -156,6 +156,15 @@ def test_training_is_deterministic_under_a_seed(toy, trained, tmp_path):
     assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
 
 
+def test_epochs_are_passes_over_the_image_class_pairs(toy, tmp_path):
+    """As the GMMN's (zs3core.budgets): one class term per (image, seen class) pair of the clean images."""
+    pairs = sum(len(set(label.ravel().tolist()) - {V}) for label, unseen in toy_labels() if not unseen)
+    cfg = dict(TINY, iterations=None, epochs=2, classes_per_step=1)
+    summary = train_gc(toy[0], np.eye(5, dtype=np.float32), cfg, tmp_path / "gc.pt", seed=0,
+                       loss_csv=tmp_path / "gc.csv")
+    assert summary["iterations"] == 2 * pairs == torch.load(tmp_path / "gc.pt", weights_only=True)["iterations"]
+
+
 @pytest.fixture
 def no_feature_reads(monkeypatch):
     def refuse(*args, **kwargs):

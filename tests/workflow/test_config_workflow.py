@@ -18,14 +18,10 @@ def dry_run(workdir, overrides, *config_entries, targets=(TARGET,)):
 
 
 @pytest.fixture
-def voc(workdir, tmp_path, monkeypatch):
+def voc(workdir, tmp_path):
     """A tiny VOC tree; the jobs up to TARGET marked as done (touched) with config.yaml's split."""
     root, _ = make_voc(tmp_path / "raw", ["a", "b"], ["c"])
-    imagenet = tmp_path / "torch/hub/checkpoints/resnet101-63fe2227.pth"  # init: imagenet's file, checked
-    imagenet.parent.mkdir(parents=True)                                    # by the DAG (never read here)
-    imagenet.touch()
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    overrides = {"datasets": {"voc": {"root": str(root)}}}
+    overrides = {"datasets": {"voc": {"root": str(root), "segmenter": {"init": "none"}}}}  # no backbone file
     for path in ("data/voc/index.csv", "checkpoints/voc/k2/seenonly.pt", TARGET):
         (workdir / path).parent.mkdir(parents=True, exist_ok=True)
         (workdir / path).touch()
@@ -90,3 +86,47 @@ def test_holdout_scope_decides_which_jobs_read_the_hold_out(workdir, scope):
     step0_and_generator = {True} if scope == "all_stages" else {False}
     assert reads["train_step0"] == reads["train_generator"] == step0_and_generator
     assert reads["cross_validate"] == reads["retrain_zs3"] == reads["pseudo_label"] == reads["retrain_zs5"] == {True}
+
+
+def test_the_real_datasets_plan_the_papers_backbone_and_the_authors_budgets(workdir, tmp_path):
+    """Table 1 on a VOC tree: without the authors' backbone the dry run stops, saying where to get
+    it; with it, a run made the old way (full ImageNet, 800 generator steps, the classifier's 20
+    epochs at unseen weight 1) is replanned with the paper's backbone and the authors' budgets."""
+    root, _ = make_voc(tmp_path / "raw", ["a", "b", "d"], ["c"])
+    voc = {"root": str(root), "ks": [2]}
+    target = ("results/table1_voc.md",)
+    missing = dry_run(workdir, {"datasets": {"voc": voc}}, targets=target)
+    assert missing.returncode != 0
+    for text in ("datasets.voc.segmenter.authors_dir: /data/zs3-authors/resnet_backbone_pretrained_imagenet_wo_"
+                 "pascalvoc.pth.tar does not exist", "https://github.com/valeoai/ZS3/releases"):
+        assert text in missing.stdout + missing.stderr
+
+    old = {"datasets": {"voc": {**voc, "segmenter": {"init": "imagenet", "authors_dir": None},
+                                "generator": {"iterations": 800, "epochs": None},
+                                "gc": {"iterations": 800, "epochs": None},
+                                "classifier": {"epochs": 20, "unseen_weight": 1.0}}}}
+    planned = dry_run(workdir, old, targets=target)
+    for line in planned.stdout.splitlines():  # every output of the old run, marked as made under its params
+        if line.strip().startswith("output:"):
+            for path in line.split(":", 1)[1].split(","):
+                (workdir / path.strip()).parent.mkdir(parents=True, exist_ok=True)
+                (workdir / path.strip()).touch()
+    touched = subprocess.run(snakemake_command(workdir, list(target), old, "--touch", "--forceall"),
+                             capture_output=True, text=True, timeout=600)
+    assert touched.returncode == 0, touched.stderr
+    downloads = tmp_path / "zs3-authors"
+    downloads.mkdir()
+    (downloads / "resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar").touch()
+    new_config = {"datasets": {"voc": {**voc, "segmenter": {"authors_dir": str(downloads)}}}}
+    new = dry_run(workdir, new_config, targets=target)
+    assert new.returncode == 0, new.stderr
+    step0 = next(line for line in new.stdout.splitlines() if "reason: Params have changed" in line
+                 and "'init': 'imagenet'" in line)
+    assert "now: {" in step0 and "'init': 'authors_imagenet'" in step0.split("now: {")[1]
+    changed = subprocess.run(snakemake_command(workdir, list(target), new_config, "--list-changes", "params"),
+                             capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 0, changed.stderr
+    assert {"checkpoints/voc/k2/seenonly.pt", "checkpoints/voc/supervised.pt",  # the backbone
+            "generators/voc/k2/gmmn.pt", "cv/voc/k2/gamma_zs3.json",  # 30 epochs of the GMMN
+            "classifiers/voc/k2/zs3.pt", "classifiers/voc/k2/ceiling.pt",  # the classifier's budget
+            "results/voc_k2_zs3.csv"} <= set(changed.stdout.split())  # their provenance columns

@@ -27,7 +27,8 @@ def test_preflight_names_every_fault(workdir, tmp_path):
             ("missing file", str(root / "SegmentationClass/a4.png")),
             ("listed twice", str(root / "ImageSets/Segmentation/train.txt")),
             ("split count", "train"), ("split count", "val")} <= voc
-    assert any(check == "ImageNet weights" for check, _ in voc)  # the default init needs the cache file
+    # the default init needs the authors' ImageNet backbone without Pascal classes
+    assert ("authors' ImageNet backbone", "/data/zs3-authors/resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar") in voc
     report = (workdir / "results/preflight_voc.md").read_text()
     assert "| train | 7 | 10582 | 6 | 4 |" in report and "| val | 2 | 1449 | 2 | 2 |" in report
     assert "| tvmonitor | tv monitor | True |" in report

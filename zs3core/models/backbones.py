@@ -1,7 +1,8 @@
 """ResNet backbones for DeepLabv3+, returning (low-level stride-4, high-level stride-OS) features.
 
 ResNet-50/101 are torchvision's, under torchvision's parameter names, so torchvision and the
-authors' ImageNet checkpoints load without a key map; torchvision is imported only when one of
+authors' ImageNet checkpoints load without a key map (`load_backbone_weights`; the authors' files
+with their layout checked strictly, `load_authors_backbone`); torchvision is imported only when one of
 them is built or its weights are located. torchvision's basic-block ResNets cannot dilate, hence
 `resnet_tiny`: a narrow basic-block ResNet that keeps the CPU default fast, built from this
 module's `BasicBlock` (torchvision's, module for module), so that the jobs that only run it do not
@@ -153,3 +154,47 @@ def load_backbone_weights(backbone: ResNetFeatures, path: str | os.PathLike) -> 
         raise ValueError(f"backbone checkpoint {path} does not fit: missing {missing}, "
                          f"unexpected {unexpected}, wrong shape {wrong_shape}")
     backbone.load_state_dict({**own, **state})
+
+
+AUTHORS_PREFIX = "module."  # DataParallel's prefix on every key of the authors' backbone files
+BATCHES_TRACKED = "num_batches_tracked"
+
+
+def authors_backbone_state(path: str | os.PathLike, expected: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The authors' ImageNet-without-Pascal ResNet-101 (`resnet_backbone_pretrained_imagenet_wo_pascal
+    {voc,context}.pth.tar`) as a state dict for a backbone whose state dict is `expected`.
+
+    Their layout, checked rather than assumed (a silent partial load is the classic failure): a dict
+    with `state_dict`, every key under `module.`, torchvision's names, a classifier `fc.*` of any
+    size (dropped), then exactly the backbone's keys (624 for ResNet-101), or all of them but the
+    `num_batches_tracked` counters (520; a file of older torch, the model's own counters are kept),
+    each of the backbone's shape. Anything else is a ValueError naming the file and the keys.
+    """
+    checkpoint = load_checkpoint(path, foreign=True)
+    theirs = checkpoint.get("state_dict")
+    what = "the layout of the authors' ImageNet backbone files"
+    if not isinstance(theirs, Mapping):
+        raise ValueError(f"{path} does not have {what}: no 'state_dict' dict (entries: {sorted(checkpoint)})")
+    unprefixed = [k for k in theirs if not k.startswith(AUTHORS_PREFIX)]
+    not_tensors = [k for k, v in theirs.items() if not isinstance(v, Tensor)]
+    state = {k.removeprefix(AUTHORS_PREFIX): v for k, v in theirs.items()
+             if k not in unprefixed and k not in not_tensors and not k.removeprefix(AUTHORS_PREFIX).startswith("fc.")}
+    wanted = set(expected)
+    if not any(k.endswith(BATCHES_TRACKED) for k in state):
+        wanted = {k for k in wanted if not k.endswith(BATCHES_TRACKED)}
+    missing = sorted(wanted - set(state))
+    unexpected = sorted(set(state) - wanted)
+    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
+             for k in sorted(wanted & set(state)) if state[k].shape != expected[k].shape]
+    if unprefixed or not_tensors or missing or unexpected or wrong:
+        raise ValueError(f"{path} does not have {what} ({len(wanted)} backbone tensors under "
+                         f"'{AUTHORS_PREFIX}' expected): keys without the prefix {unprefixed[:10]}, non-tensor "
+                         f"entries {not_tensors[:10]}, missing {missing[:10]}, unexpected {unexpected[:10]}, "
+                         f"wrong shapes {wrong[:10]}" + (" (first 10 of each)" if max(
+                             map(len, (unprefixed, not_tensors, missing, unexpected, wrong))) > 10 else ""))
+    return {k: state[k].to(expected[k].dtype) if k in state else expected[k] for k in expected}
+
+
+def load_authors_backbone(backbone: ResNetFeatures, path: str | os.PathLike) -> None:
+    """Load the authors' ImageNet-without-Pascal file into `backbone` (`authors_backbone_state`)."""
+    backbone.load_state_dict(authors_backbone_state(path, backbone.state_dict()))

@@ -19,10 +19,10 @@ from torch import Tensor, cat, nn
 
 from zs3core.authors import resolve_architecture
 
-from .backbones import (BACKBONES, OUTPUT_STRIDES, TORCHVISION, imagenet_checkpoint,
+from .backbones import (BACKBONES, OUTPUT_STRIDES, TORCHVISION, imagenet_checkpoint, load_authors_backbone,
                         load_backbone_weights, tiny_resnet, torchvision_resnet)
 
-INITS = ("none", "imagenet", "file", "authors")
+INITS = ("none", "imagenet", "authors_imagenet", "file", "authors")
 
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 1, dilation: int = 1) -> list[nn.Module]:
@@ -130,8 +130,9 @@ def build_segmenter(num_outputs: int, cfg: dict) -> DeepLabV3Plus:
     Keys: architecture (deeplabv3plus: the keys below | authors: their values, see
     `zs3core.authors`), backbone, output_stride, multi_grid, aspp_channels, aspp_rates (at stride
     16), feature_dim, low_level_channels, decoder_dropout, align_corners, tiny_widths, tiny_blocks
-    (resnet_tiny only), init (none | imagenet | file | authors) and backbone_weights (for init=file,
-    and init=authors: their ImageNet ResNet without Pascal classes, `authors.with_authors_backbone`).
+    (resnet_tiny only), init (none | imagenet | authors_imagenet | file | authors) and backbone_weights
+    (for init=authors_imagenet: the authors' ImageNet ResNet-101 without Pascal classes, its layout
+    checked; init=file: any ResNet checkpoint; init=authors: their backbone, `authors.with_authors_backbone`).
     """
     cfg = resolve_architecture(cfg)
     arch = {k: cfg[k] for k in ("backbone", "output_stride", "multi_grid", "aspp_channels", "aspp_rates",
@@ -144,6 +145,13 @@ def build_segmenter(num_outputs: int, cfg: dict) -> DeepLabV3Plus:
     if init == "imagenet":
         _check(backbone in TORCHVISION, "init", init, f"'none' or 'file' for backbone {backbone}")
         load_backbone_weights(model.backbone, imagenet_checkpoint(backbone))
+    elif init == "authors_imagenet":
+        _check(backbone == "resnet101", "backbone", backbone, "resnet101 with init=authors_imagenet (the authors' "
+               "file is a ResNet-101)")
+        _check(bool(cfg.get("backbone_weights")), "backbone_weights", cfg.get("backbone_weights"),
+               "the path of the authors' resnet_backbone_pretrained_imagenet_wo_pascal{voc,context}.pth.tar "
+               "when segmenter.init=authors_imagenet (set segmenter.authors_dir)")
+        load_authors_backbone(model.backbone, cfg["backbone_weights"])
     elif init in ("file", "authors"):
         _check(bool(cfg.get("backbone_weights")), "backbone_weights", cfg.get("backbone_weights"),
                f"a checkpoint path when segmenter.init={init}")

@@ -42,7 +42,10 @@ ranges in schemas/config.schema.yaml, which the workflow checks before any job):
   dropout                  dropout after the LeakyReLU(0.2)
   output_relu              ReLU on the output (real features are post-ReLU); the paper has none
   lr                       Adam learning rate (betas 0.9, 0.999)
-  iterations               optimiser steps
+  iterations               optimiser steps; null when `epochs` is set
+  epochs                   (optional) the budget in the authors' unit instead: passes over the
+                           (image, seen class) pairs of the training rows; steps = ceil(epochs x
+                           pairs / classes per step) (`zs3core.budgets`)
   classes_per_step         seen classes per step; null = all
   real_per_class           real rows per class and step
   fake_per_class           generated rows per class and step
@@ -67,6 +70,7 @@ import numpy as np
 import torch
 
 from zs3core.banks import save_bank
+from zs3core.budgets import generator_steps
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
@@ -79,6 +83,7 @@ from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
 GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
              "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
              "median_sample", "log_every", "device")
+BUDGET_KEYS = ("iterations", "epochs")  # exactly one is set (`epochs` may be absent)
 CHECKPOINT_KIND = "gmmn"
 
 
@@ -91,7 +96,10 @@ def resolve_config(cfg: dict) -> dict:
     missing = [k for k in GMMN_KEYS if k not in cfg]
     if missing:
         raise KeyError(f"generator config lacks {missing}: pass the whole section (config.yaml `generator:`)")
-    return {k: cfg[k] for k in GMMN_KEYS}
+    budget = [k for k in BUDGET_KEYS if cfg.get(k) is not None]
+    if len(budget) != 1:
+        raise ValueError(f"generator config sets {budget or 'neither'} of {list(BUDGET_KEYS)}: set exactly one")
+    return {k: cfg[k] for k in GMMN_KEYS} | ({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})
 
 
 def default_loss_csv(out_path: str | os.PathLike) -> Path:
@@ -108,6 +116,16 @@ class GeneratorRows:
     features: np.ndarray  # (N, D) float32
     class_id: np.ndarray  # (N,) int64
     seen_class_ids: list[int]  # every seen class of the file (some may have no row)
+    image: np.ndarray  # (N,) the image each row comes from (its index in the feature file)
+
+    def pairs(self) -> int:
+        """The (image, class) pairs the rows come from: the authors' generator steps per epoch."""
+        return len(np.unique(self.image.astype(np.int64) * (int(self.class_id.max(initial=0)) + 1) + self.class_id))
+
+
+def training_steps(cfg: dict, rows: GeneratorRows, per_step: int) -> int:
+    """The optimiser steps of a resolved generator config on `rows` (`zs3core.budgets`)."""
+    return generator_steps(cfg, rows.pairs() if cfg.get("epochs") is not None else 0, per_step)
 
 
 def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> GeneratorRows:
@@ -120,7 +138,7 @@ def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -
     unseen_ids = ff.class_ids(ff.unseen_classes)
     if (table["has_unseen"] | held)[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
         raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out row reached the generator's data")
-    return GeneratorRows(rows.features, rows.class_id.astype(np.int64), seen)
+    return GeneratorRows(rows.features, rows.class_id.astype(np.int64), seen, rows.image)
 
 
 class RealSampler:
@@ -197,6 +215,7 @@ class FittedGMMN:
     rows_per_class: dict[int, int]
     curve: list[tuple[int, float]]
     seconds: float
+    iterations: int
 
 
 def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: dict, *, seed: int,
@@ -212,13 +231,15 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
     per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
     rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
     missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
+    n_iter = training_steps(cfg, rows, per_step)
     del rows
     if log and missing:
         log.warning("GMMN: seen classes without any training row (not trained on): %s",
                     [class_names[c] for c in missing])
     if log:
-        log.info("GMMN: %d seen classes with rows (%d per step), %d rows, bandwidths %s (%s%s), device %s",
-                 n_classes, per_step, sum(rows_per_class.values()),
+        log.info("GMMN: %d seen classes with rows (%d per step), %d rows, %d steps%s, bandwidths %s (%s%s), "
+                 "device %s", n_classes, per_step, sum(rows_per_class.values()), n_iter,
+                 f" ({cfg['epochs']:g} epochs)" if cfg.get("epochs") is not None else "",
                  [round(b, 4) for b in bandwidths], cfg["bandwidth_mode"],
                  f", median sq. distance {reference:.4g}" if reference is not None else "", device)
 
@@ -228,7 +249,7 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
     gen = torch.Generator(device=device).manual_seed(seed)
     table_dev = table.to(device)
     bw = torch.tensor(bandwidths, dtype=torch.float32, device=device)
-    m, n_iter = cfg["fake_per_class"], cfg["iterations"]
+    m = cfg["fake_per_class"]
 
     curve: list[tuple[int, float]] = []
     started = time.perf_counter()
@@ -252,7 +273,7 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
             if log and (it == 1 or it == n_iter or it % max(cfg["log_every"], n_iter // 10) == 0):
                 log.info("GMMN iteration %d/%d: loss %.5f", it, n_iter, value)
     return FittedGMMN(model, bandwidths, reference, sampler.classes.cpu().tolist(), rows_per_class, curve,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, n_iter)
 
 
 def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
@@ -275,7 +296,7 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     fit = fit_gmmn(rows, table, feature_dim, cfg, seed=seed, device=device, class_names=class_names, log=log,
                    source=feature_file)
     model, bandwidths, reference, curve = fit.model, fit.bandwidths, fit.reference, fit.curve
-    n_iter, seconds = cfg["iterations"], fit.seconds
+    n_iter, seconds = fit.iterations, fit.seconds
 
     state = {
         "kind": CHECKPOINT_KIND,

@@ -57,7 +57,7 @@ from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
 from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config,
-                                     seen_training_rows)
+                                     seen_training_rows, training_steps)
 
 GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
@@ -147,15 +147,16 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
                   "node": config_bandwidths(cfg, real_nodes, graphs.node_class, seed)[0]}
     pixels = RealSampler(rows.features, rows.class_id, device)
     n_pixel_rows = len(rows.class_id)
-    del rows
     classes = pixels.classes.cpu().numpy()
     nodes = NodeSampler(graphs.node_class, classes)
     real_nodes = torch.from_numpy(real_nodes).to(device)
     n_classes = len(classes)
     per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    n_iter = training_steps(cfg, rows, per_step)
+    del rows
     if log:
-        log.info("GC: %d seen classes (%d per step), %d pixel rows, %d graphs with %d nodes (%d edges), "
-                 "bandwidths %s, device %s", n_classes, per_step, n_pixel_rows, len(graphs),
+        log.info("GC: %d seen classes (%d per step), %d steps, %d pixel rows, %d graphs with %d nodes (%d edges), "
+                 "bandwidths %s, device %s", n_classes, per_step, n_iter, n_pixel_rows, len(graphs),
                  len(graphs.node_class), (graphs.entry_count - graphs.node_count).sum() // 2,
                  {k: [round(b, 4) for b in v] for k, v in bandwidths.items()}, device)
 
@@ -165,7 +166,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     gen = torch.Generator(device=device).manual_seed(seed)
     table = table.to(device)
     bw = {k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in bandwidths.items()}
-    m, k, n_iter = cfg["fake_per_class"], cfg["nodes_per_class"], cfg["iterations"]
+    m, k = cfg["fake_per_class"], cfg["nodes_per_class"]
     curve = []
     started = time.perf_counter()
     for it in range(1, n_iter + 1):
