@@ -12,6 +12,7 @@ from zs3core.authors import authors_file, file_name, published, resolve_architec
 from zs3core.config import ConfigError, canonicalise, check_config, deep_merge, split_ks, stage_config, unseen_classes
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
+from zs3core.curves import tensorboard_available
 from zs3core.data.images import image_files
 from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
 from zs3core.embeddings import MissingWordsError, check_vocabulary
@@ -131,12 +132,12 @@ def checked_layout(wildcards):
 
 
 def default_targets():
-    """The paper's tables of every default dataset, the verdicts on its claims, and its figures
-    (`figure_targets`)."""
+    """The paper's tables of every default dataset, the verdicts on its claims, its figures
+    (`figure_targets`) and its training curves (`curve_targets`)."""
     return [f"results/table{n}_{ds}.md" for ds in config["default_datasets"]
             for n in dataset_config(ds).get("tables", [])] + \
         [f"results/claims_{ds}.md" for ds in config["default_datasets"]] + figure_targets() + \
-        [f"results/cv_{ds}.md" for ds in config["default_datasets"]]
+        [f"results/cv_{ds}.md" for ds in config["default_datasets"]] + curve_targets()
 
 
 def claim_methods(dataset):
@@ -294,6 +295,57 @@ def figure_targets():
         if ds in fig["fig5_datasets"]:
             files.append(f"results/fig5_{ds}.png")
     return files
+
+
+# Training curves (rules/figures.smk, zs3core/curves.py).
+def builds_supervised(dataset):
+    """Whether the dataset's tables show the supervised oracle (Tables 1 and 3)."""
+    return bool({1, 3} & set(dataset_config(dataset).get("tables", [])))
+
+
+def curve_targets():
+    """Per default dataset and seed: the training curves of each split, and of the supervised
+    oracle where its tables show one; their TensorBoard folders where tensorboard is installed."""
+    runs = [(f"{ds}{seed_tag(s)}", run) for ds in config["default_datasets"] for s in SEEDS
+            for run in [f"k{k}" for k in split_ks(config, ds)] + ["supervised"] * builds_supervised(ds)]
+    return [f"results/curves/{name}_{run}_curves.png" for name, run in runs] + \
+        [f"tensorboard/{name}/{run}" for name, run in runs if tensorboard_available()]
+
+
+def curve_classifiers(dataset, K):
+    """The classifiers the default target trains at split K: those of the methods the claims (and
+    so the tables) compare and the figures draw at K, and Figure 5's sweep at its K."""
+    figures, selftrain = config["figures"], stage_config(config, "selftrain", dataset)
+    methods = claim_methods(dataset) + (figures["methods"] if K in figures["ks"] else [])
+    names = [m for m in ("zs3", "ceiling", "zs3gc") if m in methods]
+    ps = [selftrain_p(dataset)] * ("zs5" in methods) + [m.removeprefix("zs5_p") for m in methods if m.startswith("zs5_p")]
+    if dataset in figures["fig5_datasets"] and K == selftrain["sweep_k"]:
+        ps += [f"{p:g}" for p in selftrain["p_sweep"]]
+    return names + [f"zs5_p{p}" for p in dict.fromkeys(ps)]
+
+
+def curve_inputs(wildcards):
+    """{training stage: the file its curve is read from (zs3core/curves.py)} of one split
+    (`run` k{K}) or of the supervised oracle (`run` supervised)."""
+    ds, tag = wildcards.dataset, wildcards.seedtag
+    if wildcards.run == "supervised":
+        return {"supervised": f"checkpoints/{ds}{tag}/supervised.pt"}
+    K = int(wildcards.run.removeprefix("k"))
+    run, methods = f"{ds}{tag}/k{K}", claim_methods(ds)
+    classifiers = curve_classifiers(ds, K)
+    inputs = {kind: f"checkpoints/{run}/{kind}.pt" for kind in ("seenonly", "baseline") if kind in methods}
+    inputs["gmmn"] = f"generators/{run}/gmmn_loss.csv"
+    if "zs3gc" in classifiers:
+        inputs["gc"] = f"generators/{run}/gc_loss.csv"
+    inputs |= {name: f"classifiers/{run}/{name}.pt" for name in classifiers}
+    inputs |= {f"cv_{kind}": f"cv/{run}/gamma_{kind}.json" for kind in ("zs3", "ceiling") if kind in classifiers}
+    return inputs
+
+
+def tensorboard_output(path):
+    """The TensorBoard folder as an output where the optional tensorboard package is installed
+    (installing it later reruns the curves to write it); nothing otherwise."""
+    return {"tensorboard": directory(path)} if tensorboard_available() else {}
 
 
 def method_classifiers(wildcards, methods):

@@ -106,3 +106,24 @@ rule predict:
         runtime=60,
     script:
         "../workflow_scripts/predict_images.py"
+
+
+rule training_curves:
+    """Every training stage's loss curve for one split (`run` = k{K}: step 0, generators, classifiers,
+    cross-validation) or for the supervised oracle (`run` = supervised), read from the records the
+    training jobs keep (zs3core/curves.py); TensorBoard event files too when tensorboard is installed."""
+    input:
+        unpack(curve_inputs),
+    output:
+        png=report("results/curves/{dataset}{seedtag}_{run}_curves.png", caption="../report/curves.rst",
+                   category="Figures", subcategory="Training curves"),
+        **tensorboard_output("tensorboard/{dataset}{seedtag}/{run}"),
+    wildcard_constraints:
+        run=r"k\d+|supervised",
+    log:
+        "logs/figures/curves_{dataset}{seedtag}_{run}.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../workflow_scripts/training_curves.py"

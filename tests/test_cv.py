@@ -176,6 +176,10 @@ def test_cross_validation_end_to_end_on_separable_features(tmp_path):
     default = cv.pseudo_bank(data, embeddings, generator, None, dropout_at_generation=True, seed=0)
     assert len(default[1]) == len(data.pseudo) * round(per_class.mean()) != len(data.pseudo) * 6
     zs3 = cv.cross_validate("zs3", data, CLASSIFIER, CV_CFG, seed=0, bank=bank)
+    # the loss curves of the CV's GMMN (every log_every iterations, the first and last) and classifier
+    assert [it for it, _ in zs3["curves"]["gmmn"]] == [1, 3] and bank.curve == zs3["curves"]["gmmn"]
+    assert [epoch for epoch, _ in zs3["curves"]["classifier"]] == list(range(1, CLASSIFIER["epochs"] + 1))
+    assert "gmmn" not in ceiling["curves"] and len(ceiling["curves"]["classifier"]) == CLASSIFIER["epochs"]
     assert zs3["gamma"] in CLASSIFIER["calibration"]["gammas"] and zs3["training_rows"] == len(data.train.class_id) + 6
 
 

@@ -1,5 +1,6 @@
 """Charts of measured results, drawn from results files alone (no model, no torch): a confusion
-heatmap per results run (where unseen pixels go) and Figure 5 (ZS5Net's p sweep).
+heatmap per results run (where unseen pixels go), Figure 5 (ZS5Net's p sweep) and the training
+curves of a split (`zs3core.curves`).
 
 Figures are `matplotlib.figure.Figure` objects drawn without pyplot, so no display backend or
 global figure state is involved (the Agg canvas renders them), and are saved atomically.
@@ -13,7 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
+from zs3core.curves import PANELS, Curve
 from zs3core.io import atomic_path, write_text
 from zs3core.tables import RESULT_METRICS, aggregate, load_results
 
@@ -122,4 +125,45 @@ def p_sweep_figure(table: pd.DataFrame, title: str) -> Figure:
     axes[0].set_ylabel("%")
     axes[-1].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
+    return fig
+
+
+# ----------------------------------------------------------------------------- training curves
+def curves_figure(curves: Sequence[Curve], panels: Sequence[str], title: str,
+                  unrecorded: Mapping[str, Sequence[str]] | None = None) -> Figure:
+    """One panel per entry of `panels` (keys of `zs3core.curves.PANELS`, in that order), each
+    with its curves' loss against epoch or iteration; `unrecorded` ({panel: stages}) names, in
+    its panel, the stages that kept no curve. A log y-axis where a panel's losses span more
+    than a factor of 20."""
+    unrecorded = unrecorded or {}
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(3.6 * cols, 2.9 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, panel in zip(axes, panels):
+        name, ylabel = PANELS[panel]
+        mine = [c for c in curves if c.panel == panel]
+        for curve in mine:
+            ax.plot(curve.steps, curve.values, marker="o" if len(curve.steps) <= 30 else None, markersize=3,
+                    label=curve.name)
+        values = np.concatenate([c.values for c in mine]) if mine else np.array([])
+        if len(values) and values.min() > 0 and values.max() / values.min() > 20:
+            ax.set_yscale("log")
+        missing = list(unrecorded.get(panel, ()))
+        if missing:
+            ax.text(0.5, 0.5, "no curve recorded:\n" + ", ".join(missing), transform=ax.transAxes,
+                    ha="center", va="center", fontsize=8, color="0.4")
+        if mine:
+            ax.set_xlabel(mine[0].step_name, fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and iterations are whole
+            if len(mine) > 1:
+                ax.legend(fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig

@@ -1,5 +1,5 @@
 """The paper's claims, checked on the results a run produced: one verdict per claim, split and
-calibration.
+calibration, by a stated test over seeds.
 
 Each claim compares two rows built the same way: raw against raw, and calibrated against
 calibrated (both are shown; other calibration rows are ignored):
@@ -9,69 +9,107 @@ calibrated (both are shown; other calibration rows are ignored):
 - ZS5Net (self-training) beats, in hIoU, the ZS3Net model that labelled its pool (Table 4): its
   rows' `pseudo_calibrated` says whether that was the calibrated or the raw ZS3Net;
 - ZS3Net + GC beats ZS3Net in unseen mIoU (Table 3).
-A claim whose rows are missing says "not measured", never passes.
+A claim whose rows are missing says "not measured", never passes. A claim true by construction
+(the seen-only segmenter has no unseen output, so its unseen mIoU is 0) is a sanity check: shown,
+never counted among the claims.
 
-Verdicts over seeds (`VERDICT_RULE`): per seed s the margin d_s = value_s - ratio x reference_s.
-With three or more seeds a claim holds when the mean margin is positive and larger than the
-margins' spread across seeds. With one or two seeds the verdict is the sign of the mean margin,
-marked as a single (two-) run verdict, and quotes the spread a multi-seed run measured once
+Verdicts over seeds (`verdict_rule`): per seed s the margin d_s = value_s - ratio x reference_s,
+and a paired one-sided t-test of the margins (`margin_test`, H1: mean margin > 0, n - 1 degrees
+of freedom) at the level `alpha` (config `claims.alpha`). One seed cannot be tested: its verdict
+is "not tested", beside the measured margin and the spread a multi-seed run measured once
 (`zs3core.seed_spread`), when that file is given.
 """
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from zs3core.seed_spread import spread_lookup
 from zs3core.tables import load_results
 
 CALIBRATIONS = ("raw", "calibrated")
-MIN_SEEDS = 3
 NOT_MEASURED = "not measured"
-VERDICT_RULE = (
-    "Per seed s, the margin d_s = value_s - ratio x reference_s (ratio 1 unless the claim says "
-    "otherwise). With three or more seeds a claim **holds** when mean(d) > 0 and mean(d) > std(d) "
-    "(sample standard deviation, ddof=1), **does not hold** when mean(d) <= 0, and is "
-    "**inconclusive** otherwise. With one or two seeds the verdict is the sign of mean(d) alone.")
-COLUMNS = ["claim", "K", "metric", "calibration", "method", "reference", "ratio_required", "n_seeds",
-           "seeds", "value", "value_std", "reference_value", "reference_std", "ratio", "margin",
-           "margin_std", "margins", "verdict", "labeller", "spread_value_std", "spread_reference_std",
-           "spread_n_seeds"]
+NOT_TESTED = "not tested"
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_MEASURED)
+TEST = "paired one-sided t-test"
+COLUMNS = ["claim", "sanity_check", "K", "metric", "calibration", "method", "reference", "ratio_required",
+           "n_seeds", "seeds", "value", "value_std", "reference_value", "reference_std", "ratio", "margin",
+           "margin_std", "margins", "t", "df", "p_value", "p_value_reverse", "alpha", "verdict", "labeller",
+           "spread_value_std", "spread_reference_std", "spread_n_seeds"]
+
+
+def verdict_rule(alpha: float) -> str:
+    """The rule every verdict follows, as the claims file states it."""
+    return (f"Per seed s, the margin d_s = value_s - ratio x reference_s (ratio 1 unless the claim says "
+            f"otherwise). The verdict is a {TEST} of the margins over the seeds: t = mean(d) / (std(d) / "
+            f"sqrt(n)) (sample std, ddof = 1) with n - 1 degrees of freedom, p = P(T >= t), the p-value of "
+            f"H1: mean margin > 0. A claim **holds** when p < {alpha:g}, **does not hold** when the reverse "
+            f"test (H1: mean margin < 0) gives p < {alpha:g}, and is **inconclusive** otherwise. With one "
+            f"seed there is no spread to test against: the verdict is **not tested**, beside the measured "
+            f"margin. Claims true by construction are **sanity checks**, shown but not counted.")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """`method` scores above `ratio` x `reference`'s `metric`, at the same K and calibration."""
+    """`method` scores above `ratio` x `reference`'s `metric`, at the same K and calibration.
+    `sanity_check`: why the claim holds by construction (None for a claim the run can refute)."""
     name: str
     method: str
     reference: str
     metric: str = "unseen_miou"
     ratio: float = 1.0
+    sanity_check: str | None = None
 
 
 CLAIMS = (
     Claim("ZS3Net beats the baseline on unseen classes", "zs3", "baseline"),
-    Claim("ZS3Net beats the seen-only segmenter on unseen classes", "zs3", "seenonly"),
+    Claim("ZS3Net beats the seen-only segmenter on unseen classes", "zs3", "seenonly",
+          sanity_check="the seen-only segmenter has no unseen output, so its unseen mIoU is 0 by construction"),
     Claim("ZS3Net reaches half of the real-feature ceiling on unseen classes", "zs3", "ceiling", ratio=0.5),
     Claim("ZS5Net beats the ZS3Net that labelled its pool, in hIoU", "zs5", "zs3", metric="hiou"),
     Claim("ZS3Net + GC beats ZS3Net on unseen classes", "zs3gc", "zs3"),
 )
 
 
-def verdict(margins: np.ndarray) -> str:
-    """`VERDICT_RULE` applied to the per-seed margins."""
+class MarginTest(NamedTuple):
+    """The t statistic, its degrees of freedom, p of H1: mean > 0 and p of the reverse H1: mean < 0."""
+    t: float
+    df: int
+    p: float
+    p_reverse: float
+
+
+def margin_test(margins: np.ndarray) -> MarginTest:
+    """The paired one-sided t-test of the per-seed margins (NaN for fewer than two seeds).
+
+    Margins equal at every seed have no spread: t is +inf or -inf by their sign (p 0 on that side,
+    1 on the other) and 0 when they are all 0 (p 0.5 both ways)."""
+    d = np.round(np.asarray(margins, dtype=float), 6)  # results are written to 0.01: no float noise
+    n = len(d)
+    if n < 2:
+        return MarginTest(math.nan, max(n - 1, 0), math.nan, math.nan)
+    if np.ptp(d) == 0:
+        t = math.copysign(math.inf, d[0]) if d[0] else 0.0
+    else:
+        t = float(stats.ttest_1samp(d, 0.0).statistic)
+    return MarginTest(t, n - 1, float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1)))
+
+
+def verdict(margins: np.ndarray, alpha: float) -> str:
+    """`verdict_rule` applied to the per-seed margins."""
     if len(margins) == 0 or np.isnan(margins).any():
         return NOT_MEASURED
-    mean = float(margins.mean())
-    if mean <= 0:
-        return "does not hold"
-    if len(margins) < MIN_SEEDS:
-        return "holds"
-    return "holds" if mean > float(margins.std(ddof=1)) else "inconclusive"
+    if len(margins) < 2:
+        return NOT_TESTED
+    test = margin_test(margins)
+    return HOLDS if test.p < alpha else FAILS if test.p_reverse < alpha else INCONCLUSIVE
 
 
 def _is_true(value) -> bool:
@@ -91,11 +129,14 @@ def _std(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
-def check_claims(results, dataset: str, ks: Iterable[int], claims: Iterable[Claim] = CLAIMS,
+def check_claims(results, dataset: str, ks: Iterable[int], *, alpha: float, claims: Iterable[Claim] = CLAIMS,
                  spread: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (claim, K, calibration), measured or not: means and stds over the seeds both
-    rows share, the per-seed margins, the verdict, and for ZS5Net whether the reference is its
-    labeller. `spread` (`zs3core.seed_spread.read_spread`) supplies the quoted spread."""
+    rows share, the per-seed margins, their t-test at `alpha` and the verdict, and for ZS5Net
+    whether the reference is its labeller. `spread` (`zs3core.seed_spread.read_spread`) supplies
+    the quoted spread."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"claims.alpha must lie strictly between 0 and 1, got {alpha}")
     df = load_results(results)
     df = df[(df["dataset"] == dataset) & df["calibration"].isin(CALIBRATIONS)]
     quoted = spread_lookup(spread)
@@ -113,22 +154,43 @@ def check_claims(results, dataset: str, ks: Iterable[int], claims: Iterable[Clai
                 seeds = sorted(set(ours.index) & set(ref.index))
                 v, r = ours.reindex(seeds).to_numpy(), ref.reindex(seeds).to_numpy()
                 d = v - claim.ratio * r
+                test = margin_test(d)
                 value_spread = quoted.get((dataset, claim.method, cal, K, claim.metric), (math.nan, 0))
                 ref_spread = quoted.get((dataset, claim.reference, cal, K, claim.metric), (math.nan, 0))
                 mean_v, mean_r = (float(v.mean()), float(r.mean())) if seeds else (math.nan, math.nan)
                 rows.append({
-                    "claim": claim.name, "K": K, "metric": claim.metric, "calibration": cal,
+                    "claim": claim.name, "sanity_check": claim.sanity_check is not None, "K": K,
+                    "metric": claim.metric, "calibration": cal,
                     "method": claim.method, "reference": claim.reference, "ratio_required": claim.ratio,
                     "n_seeds": len(seeds), "seeds": ";".join(map(str, seeds)),
                     "value": mean_v, "value_std": _std(v), "reference_value": mean_r, "reference_std": _std(r),
                     "ratio": mean_v / mean_r if seeds and mean_r else math.nan,
                     "margin": float(d.mean()) if seeds else math.nan, "margin_std": _std(d),
                     "margins": ";".join(f"{s}:{x:+.2f}" for s, x in zip(seeds, d)),
-                    "verdict": verdict(d), "labeller": None if labeller is None else labeller == cal,
+                    "t": test.t, "df": test.df if len(seeds) > 1 else None,
+                    "p_value": test.p, "p_value_reverse": test.p_reverse, "alpha": alpha,
+                    "verdict": verdict(d, alpha), "labeller": None if labeller is None else labeller == cal,
                     "spread_value_std": value_spread[0], "spread_reference_std": ref_spread[0],
                     "spread_n_seeds": max(value_spread[1], ref_spread[1]),
                 })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS).astype({"df": "Int64"})
+
+
+def _p(p: float) -> str:
+    return "" if p != p else f"{p:.3g}"
+
+
+def claims_csv(df: pd.DataFrame) -> str:
+    """The CSV text of `check_claims`' rows: values to 0.01, p-values to three significant digits."""
+    buf = io.StringIO()
+    exact = {c: df[c].map(_p) for c in ("p_value", "p_value_reverse")} | {"alpha": df["alpha"].map("{:g}".format)}
+    df.assign(**exact).to_csv(buf, index=False, float_format="%.2f")
+    return buf.getvalue()
+
+
+def detectable_ratio(n: int, alpha: float) -> float:
+    """With n seeds a claim holds only when mean(d) / std(d) exceeds this (t's critical value / sqrt(n))."""
+    return float(stats.t.ppf(1 - alpha, n - 1)) / math.sqrt(n)
 
 
 def _num(x: float) -> str:
@@ -146,13 +208,14 @@ def _pair(r) -> str:
 
 
 def _verdict_cell(r) -> str:
-    if r.verdict == NOT_MEASURED or r.n_seeds >= MIN_SEEDS:
+    if r.verdict == NOT_MEASURED:
         return r.verdict
-    runs = "single run" if r.n_seeds == 1 else "two runs"
-    if r.spread_n_seeds >= 2:  # a one-seed "spread" measures nothing
-        return (f"{r.verdict} ({runs}; seed spread \u00b1 {_num(r.spread_value_std)} / "
-                f"\u00b1 {_num(r.spread_reference_std)} over {r.spread_n_seeds} seeds)")
-    return f"{r.verdict} ({runs}; no seed spread measured)"
+    if r.verdict != NOT_TESTED:
+        return f"{r.verdict} (p = {_p(r.p_value)})"
+    quoted = (f"seed spread \u00b1 {_num(r.spread_value_std)} / \u00b1 {_num(r.spread_reference_std)} over "
+              f"{r.spread_n_seeds} seeds" if r.spread_n_seeds >= 2  # a one-seed "spread" measures nothing
+              else "no seed spread measured")
+    return f"{NOT_TESTED} (one seed: margin {r.margin:+.1f}; {quoted})"
 
 
 def _claim_text(name: str, g: pd.DataFrame) -> str:
@@ -163,37 +226,60 @@ def _claim_text(name: str, g: pd.DataFrame) -> str:
     return name
 
 
-def claims_markdown(df: pd.DataFrame, dataset: str, spread_source: str | None = None) -> str:
-    """The verdicts as Markdown: the rule, a summary per claim, raw and calibrated side by side
-    per K, and the per-seed margins."""
-    lines = [f"# The paper's claims on {dataset}", "", VERDICT_RULE, ""]
+def _summary(c: pd.DataFrame) -> str:
+    """'holds at K = 2, 4; inconclusive at K = 6' over one claim's splits of one calibration."""
+    if (c["verdict"] == NOT_MEASURED).all():
+        return NOT_MEASURED
+    parts = []
+    for v in VERDICTS:
+        ks = c.loc[c["verdict"] == v, "K"].tolist()
+        if ks:
+            part = f"{v} at K = {', '.join(map(str, ks))}"
+            if v == NOT_TESTED:
+                positive = c.loc[(c["verdict"] == v) & (c["margin"] > 0), "K"].tolist()
+                part += f" (one seed; margin > 0 at {len(positive)} of {len(ks)})"
+            parts.append(part)
+    return "; ".join(parts)
+
+
+def verdict_counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many claim verdicts (sanity checks left out) read each of `VERDICTS`."""
+    counted = df.loc[~df["sanity_check"].astype(bool), "verdict"]
+    return {v: int((counted == v).sum()) for v in VERDICTS}
+
+
+def claims_markdown(df: pd.DataFrame, dataset: str, *, alpha: float, spread_source: str | None = None) -> str:
+    """The verdicts as Markdown: the rule, the counts, a summary per claim, raw and calibrated side
+    by side per K, and the per-seed margins with their test."""
+    lines = [f"# The paper's claims on {dataset}", "", verdict_rule(alpha), ""]
     n = int(df["n_seeds"].max()) if len(df) else 0
     if n == 0:
         lines += ["No claim could be measured: none of the compared rows exist.", ""]
-    elif n < MIN_SEEDS:
-        runs = "single-run" if n == 1 else "two-run"
-        source = (f"the spread measured once by a multi-seed run ({spread_source}) is quoted next to each verdict "
+    elif n == 1:
+        source = (f"the spread measured once by a multi-seed run ({spread_source}) is quoted next to each margin "
                   f"(std of the value / of the reference)") if spread_source and df["spread_n_seeds"].max() >= 2 \
             else "no seed spread was measured"
-        lines += [f"These verdicts are **{runs}** ({n} seed{'s' * (n > 1)}): a margin smaller than the "
-                  f"seed-to-seed spread is not a finding; {source}.", ""]
+        lines += [f"These are **single-run** results (1 seed): no claim is tested, and a margin smaller than the "
+                  f"seed-to-seed spread is not a finding; {source}. Run several seeds "
+                  f"(`--config 'seeds=[0,1,2]'`) to test them.", ""]
     else:
-        lines += [f"Verdicts over up to {n} seeds; values are mean \u00b1 std over seeds.", ""]
+        lines += [f"Verdicts over up to {n} seeds; values are mean \u00b1 std over seeds. With {n} seeds a claim "
+                  f"holds only when its mean margin exceeds {detectable_ratio(n, alpha):.2f} times its std "
+                  f"(t > {stats.t.ppf(1 - alpha, n - 1):.2f}, {n - 1} degrees of freedom).", ""]
+    counts = verdict_counts(df)
+    lines += [f"Claims counted (sanity checks left out): {sum(counts.values())} verdicts, "
+              + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]
     lines += ["Raw rows use no seen-logit offset; calibrated rows subtract the offset chosen on held-out "
               "seen-only training images. The baseline and the seen-only segmenter have no calibrated "
               "rows, so their calibrated comparisons are not measured.", ""]
+    sanity = {c.name: c.sanity_check for c in CLAIMS if c.sanity_check}
     for name, g in df.groupby("claim", sort=False):
-        parts = []
-        for cal in CALIBRATIONS:
-            c = g[g["calibration"] == cal]
-            measured = c[c["verdict"] != NOT_MEASURED]
-            held = measured.loc[measured["verdict"] == "holds", "K"].tolist()
-            if measured.empty:
-                parts.append(f"{cal}: {NOT_MEASURED}")
-                continue
-            parts.append(f"{cal}: holds at {len(held)} of {len(measured)} measured splits"
-                         + (f" (K = {', '.join(map(str, held))})" if held else ""))
-        lines.append(f"- {_claim_text(name, g)}: {'; '.join(parts)}")
+        parts = "; ".join(f"{cal}: {_summary(g[g['calibration'] == cal])}" for cal in CALIBRATIONS)
+        if g["sanity_check"].astype(bool).all():
+            why = f": {sanity[name]}" if name in sanity else ""
+            lines.append(f"- *Sanity check, not counted{why}.* {name}: {parts}")
+        else:
+            lines.append(f"- {_claim_text(name, g)}: {parts}")
     lines += ["", "| claim | K | metric | raw | raw verdict | calibrated | calibrated verdict |",
               "|---|---:|---|---:|---|---:|---|"]
     for (name, K), g in df.groupby(["claim", "K"], sort=False):
@@ -201,12 +287,15 @@ def claims_markdown(df: pd.DataFrame, dataset: str, spread_source: str | None = 
         for cal in CALIBRATIONS:
             r = next(g[g["calibration"] == cal].itertuples())
             cells += [_pair(r), _verdict_cell(r)]
-        lines.append(f"| {name} | {K} | {g['metric'].iloc[0]} | " + " | ".join(cells) + " |")
+        label = f"{name} (sanity check)" if g["sanity_check"].astype(bool).all() else name
+        lines.append(f"| {label} | {K} | {g['metric'].iloc[0]} | " + " | ".join(cells) + " |")
     multi = df[df["n_seeds"] > 1]
     if len(multi):
-        lines += ["", "## Margins per seed", "", "| claim | K | calibration | d per seed (seed:d) | mean d \u00b1 std |",
-                  "|---|---:|---|---|---:|"]
+        lines += ["", "## Margins per seed and their test", "",
+                  "| claim | K | calibration | d per seed (seed:d) | mean d \u00b1 std | t (df) | p | verdict |",
+                  "|---|---:|---|---|---:|---:|---:|---|"]
         for r in multi.itertuples():
-            lines.append(f"| {r.claim} | {r.K} | {r.calibration} | {r.margins.replace(';', ', ')} | "
-                         f"{r.margin:+.2f} \u00b1 {r.margin_std:.2f} |")
+            lines.append(f"| {r.claim}{' (sanity check)' * bool(r.sanity_check)} | {r.K} | {r.calibration} | {r.margins.replace(';', ', ')} | "
+                         f"{r.margin:+.2f} \u00b1 {r.margin_std:.2f} | {r.t:.2f} ({int(r.df)}) | {_p(r.p_value)} | "
+                         f"{r.verdict} |")
     return "\n".join(lines) + "\n"

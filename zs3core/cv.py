@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -170,9 +170,15 @@ def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: i
                   pixel_weights(rows.image[row_held], labels[row_held], label_maps), rows.image[row_held])
 
 
+class PseudoBank(NamedTuple):
+    """The synthetic pseudo-unseen rows (features, class ids) and the loss curve of their GMMN."""
+    features: np.ndarray
+    class_id: np.ndarray
+    curve: list[tuple[int, float]]
+
+
 def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per_class: int | None, *,
-                dropout_at_generation: bool, seed: int, log: logging.Logger | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+                dropout_at_generation: bool, seed: int, log: logging.Logger | None = None) -> PseudoBank:
     """A GMMN trained on the training rows (remaining seen classes), and its synthetic rows for
     the pseudo-unseen classes: `n_per_class` each (None: the mean rows per trained class),
     generated as the split's banks are (`bank.dropout_at_generation`)."""
@@ -184,16 +190,17 @@ def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per
     n = n_per_class or int(round(float(np.mean(list(fit.rows_per_class.values())))))
     features, class_id = fit.model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,
                                             dropout=dropout_at_generation)
-    return features.cpu().numpy(), class_id.numpy()
+    return PseudoBank(features.cpu().numpy(), class_id.numpy(), fit.curve)
 
 
 def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, *, seed: int,
-                   bank: tuple[np.ndarray, np.ndarray] | None = None,
-                   log: logging.Logger | None = None) -> dict:
+                   bank: PseudoBank | None = None, log: logging.Logger | None = None) -> dict:
     """Retrain the classifier of `kind` on the CV rows and choose gamma by pseudo hIoU.
 
     `zs3`: training rows + `bank` (synthetic pseudo-unseen rows); `ceiling`: the real pool rows.
-    `cv_cfg`: the `cv` config section (`choice`, `bootstrap`). Returns {gamma, sweep, pseudo_unseen, rows}."""
+    `cv_cfg`: the `cv` config section (`choice`, `bootstrap`). Returns {gamma, sweep, pseudo_unseen,
+    rows, curves}: `curves` holds the loss curves, (epoch, loss) of the classifier and (iteration,
+    loss) of the bank's GMMN (`zs3core.curves` reads them)."""
     if kind not in KINDS:
         raise ValueError(f"unknown cross-validation kind {kind!r}, expected one of {KINDS}")
     if kind == "zs3":
@@ -206,7 +213,8 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, 
     compact[classes] = np.arange(len(classes))
     pseudo_ids = list(range(len(data.remaining), len(classes)))
     train_cfg = ClassifierTraining.from_config(classifier_cfg)
-    model = fit_classifier(features, compact[labels], len(classes), pseudo_ids, train_cfg, seed=seed)
+    curve: list[tuple[int, float]] = []
+    model = fit_classifier(features, compact[labels], len(classes), pseudo_ids, train_cfg, seed=seed, curve=curve)
     with torch.no_grad():
         logits = model(torch.as_tensor(data.eval_features, dtype=torch.float32))
     gamma, sweep = choose_gamma_by_hiou(logits, compact[data.eval_labels], data.eval_weights, data.eval_images,
@@ -220,7 +228,8 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, 
                  best["hiou"], best["hiou_se"], best["gamma"])
     return {"kind": kind, "gamma": gamma, "rule": "cv", "choice": cv_cfg["choice"], "sweep": sweep,
             "pseudo_unseen": [data.class_names[c] for c in data.pseudo], "training_rows": int(len(labels)),
-            "scored_rows": int(len(data.eval_labels)), "scored_pixels": float(data.eval_weights.sum())}
+            "scored_rows": int(len(data.eval_labels)), "scored_pixels": float(data.eval_weights.sum()),
+            "curves": {"classifier": curve} | ({"gmmn": bank.curve} if bank is not None else {})}
 
 
 def skipped(kind: str, reason: str) -> tuple[dict, list[dict]]:

@@ -37,6 +37,7 @@ import torch
 
 from zs3core.calibration import choose_gamma
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.curves import classifier_loss_csv, write_classifier_curve
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
@@ -119,7 +120,8 @@ def named_rows(generator_path, embeddings: np.ndarray, class_names: Sequence[str
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
             holdout: frozenset[str], out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
             cv_gamma: float | None = None, log: logging.Logger | None = None) -> dict:
-    """Train the classifier of `method`, choose gamma, and write `out_path` atomically.
+    """Train the classifier of `method`, choose gamma, and write `out_path` atomically, with its
+    loss curve beside it (`zs3core.curves.classifier_loss_csv`).
 
     `extra` = (features, class ids) pairs added to the real rows: the generator's bank for zs3;
     the bank and the pseudo-labelled rows for zs5.
@@ -142,7 +144,9 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
         counts = np.bincount(labels, minlength=len(class_names))
         log.info("%s: %d rows (%s unseen), %d held-out seen pixels", method, len(labels),
                  {class_names[c]: int(counts[c]) for c in unseen_ids}, len(rows.heldout))
-    model = fit_classifier(features, labels, len(class_names), unseen_ids, train_cfg, seed=seed, log=log)
+    curve: list[tuple[int, float]] = []
+    model = fit_classifier(features, labels, len(class_names), unseen_ids, train_cfg, seed=seed, log=log, curve=curve)
+    write_classifier_curve(classifier_loss_csv(out_path), curve)
     with torch.no_grad():
         heldout_logits = model(torch.as_tensor(rows.heldout, dtype=torch.float32))
     rate_gamma, sweep = choose_gamma(heldout_logits, seen_ids, calib["gammas"], calib["max_unseen_rate"])

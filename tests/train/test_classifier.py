@@ -25,8 +25,10 @@ def test_fit_classifier_separates_blobs_and_is_deterministic():
     cfg = ClassifierTraining(**{k: CFG[k] for k in ("epochs", "batch_size", "lr", "momentum", "weight_decay",
                                                     "poly_power", "unseen_weight")})
     a = fit_classifier(x, y, 3, [2], cfg, seed=1)
-    b = fit_classifier(x, y, 3, [2], cfg, seed=1)
-    assert torch.equal(a.weight, b.weight)
+    curve = []
+    b = fit_classifier(x, y, 3, [2], cfg, seed=1, curve=curve)
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)  # recording the curve changes no bit
+    assert [epoch for epoch, _ in curve] == [1, 2, 3, 4, 5] and curve[-1][1] < curve[0][1]
     with torch.no_grad():
         acc = (a(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy() == y).mean()
     assert acc > 0.97
@@ -50,6 +52,19 @@ def test_unseen_weight_weights_the_unseen_cross_entropy(w):
     want = b0 - 0.5 * (b0.softmax(0) - torch.tensor([1.0, w], dtype=torch.float64) / (1 + w))
     torch.testing.assert_close(step.bias.detach().double(), want, rtol=1e-6, atol=1e-6)
     assert torch.equal(step.weight, start.weight)
+
+
+def test_the_curve_is_each_epochs_mean_loss():
+    # one full batch, lr 0: every epoch's loss is the initial model's weighted cross-entropy
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 2)), np.array([0, 1, 2, 2, 0, 1])
+    curve = []
+    model = fit_classifier(x, y, 3, [2], training(epochs=2, batch_size=6, lr=0.0, unseen_weight=2.0), seed=1, curve=curve)
+    with torch.no_grad():
+        logp = model(torch.as_tensor(x, dtype=torch.float32)).log_softmax(1).numpy()
+    w = np.where(y == 2, 2.0, 1.0)
+    want = -(w * logp[np.arange(6), y]).sum() / w.sum()
+    assert [e for e, _ in curve] == [1, 2] and all(loss == pytest.approx(want, rel=1e-6) for _, loss in curve)
 
 
 def test_sgd_with_momentum_weight_decay_and_poly_decay_by_hand():
@@ -115,6 +130,9 @@ def test_zs3_retrain_uses_the_synthetic_bank_and_calibrates(tmp_path):
     state = retrain("zs3", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "zs3.pt", seed=0, extra=[bank])
     loaded = load_classifier(tmp_path / "zs3.pt")
     assert torch.equal(loaded["weight"], state["weight"]) and loaded["gamma"] in CFG["calibration"]["gammas"]
+    # its loss curve lies beside it: one row per epoch
+    curve = (tmp_path / "zs3_loss.csv").read_text().splitlines()
+    assert curve[0] == "epoch,loss" and [row.split(",")[0] for row in curve[1:]] == ["1", "2", "3", "4", "5"]
     # the classifier recognises a cow-like feature, and the scorer is a 1x1 convolution
     feats = torch.tensor([[-4.0, -4.0], [4.0, 0.0]]).T.reshape(1, 2, 1, 2)
 
@@ -161,7 +179,7 @@ def fit_spy(monkeypatch):
             seen["calibration"] = x.numpy().copy()
             return super().forward(x)
 
-    def fit(features, labels, num_classes, unseen_ids, cfg, seed, log=None):
+    def fit(features, labels, num_classes, unseen_ids, cfg, seed, log=None, curve=None):
         seen["features"], seen["labels"] = np.asarray(features).copy(), np.asarray(labels).copy()
         return Recording(features.shape[1], num_classes)
 

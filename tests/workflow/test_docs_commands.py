@@ -51,6 +51,8 @@ NOT_RUN = {
     "$EDITOR profiles/slurm/config.yaml": "opens an editor on the profile",
     ".venv/bin/snakemake --cores N --scheduler greedy":
         "what `make run` runs, N the machine's cores: `make run` is dry-run through `make -n run`",
+    ".venv/bin/pip install -e .[tensorboard]": "installs the optional tensorboard package from the package index",
+    ".venv/bin/tensorboard --logdir tensorboard": "starts TensorBoard's web server (the optional package)",
 }
 REPORT_NOT_BUILT = "marked for report but does not exist"
 

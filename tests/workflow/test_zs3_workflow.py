@@ -18,8 +18,8 @@ from zs3core.holdout import read_holdout
 
 
 
-# Figures drawn from the rerun models also rerun.
-FIGURE_RULES = {"qualitative_figure", "confusion_heatmap", "fig5"}
+# Figures drawn from the rerun models also rerun, and so do their training curves.
+FIGURE_RULES = {"qualitative_figure", "confusion_heatmap", "fig5", "training_curves"}
 
 
 def tiny_config():
@@ -69,7 +69,27 @@ def test_default_target_builds_the_tables(built):
     assert set(claims["calibration"]) == {"raw", "calibrated"} and len(claims) == 5 * 2 * 2  # claims x K x calibration
     gc = claims[claims["method"] == "zs3gc"]
     assert (gc["verdict"] == "not measured").all()  # no Table 3 on synthvoc: said, not dropped
+    # one seed: nothing is tested, and the seen-only comparison is a sanity check
+    assert set(claims["verdict"]) == {"not tested", "not measured"} and claims["p_value"].isna().all()
+    assert set(claims.loc[claims["sanity_check"], "reference"]) == {"seenonly"}
     assert "single-run" in (built / "results/claims_synthvoc.md").read_text()
+
+
+def test_every_training_stage_keeps_a_curve_and_the_default_target_draws_them(built):
+    from zs3core.curves import read_curves
+    run = "synthvoc/k2"
+    inputs = {"seenonly": f"checkpoints/{run}/seenonly.pt", "baseline": f"checkpoints/{run}/baseline.pt",
+              "supervised": "checkpoints/synthvoc/supervised.pt", "gmmn": f"generators/{run}/gmmn_loss.csv",
+              "zs3": f"classifiers/{run}/zs3.pt", "ceiling": f"classifiers/{run}/ceiling.pt",
+              "zs5_p25": f"classifiers/{run}/zs5_p25.pt", "zs5_p50": f"classifiers/{run}/zs5_p50.pt",
+              "cv_zs3": f"cv/{run}/gamma_zs3.json", "cv_ceiling": f"cv/{run}/gamma_ceiling.json"}
+    curves, unrecorded = read_curves({stage: built / path for stage, path in inputs.items()})
+    assert unrecorded == []
+    epochs = {c.tag: len(c.steps) for c in curves}
+    assert epochs["seenonly/loss"] == 2 and epochs["classifiers/zs3"] == 2 and epochs["cv_classifiers/ceiling"] == 2
+    assert epochs["gmmn/loss"] == epochs["cv_gmmn/zs3"] == 4  # iterations 1, 10, 20, 30
+    for name in ("synthvoc_k2_curves.png", "synthvoc_k4_curves.png", "synthvoc_supervised_curves.png"):
+        assert (built / "results/curves" / name).stat().st_size > 10_000
 
 
 def test_scripts_pass_the_hold_out_and_the_bank_settings_on(built):
@@ -242,7 +262,9 @@ def test_report_holds_the_tables_and_every_runs_metrics_with_captions(built, tmp
     runs = {p.name for pattern in ("synthvoc_k*.csv", "synthvoc_supervised*.csv") for p in results.glob(pattern)}
     assert {"synthvoc_supervised.csv", "synthvoc_k2_zs3.csv", "synthvoc_k4_zs3_per_class.csv"} <= runs
     assert runs | {p.name for p in results.glob("table*_synthvoc.md")} <= files
-    for caption in ("reimplemented as a Snakemake workflow", "The metrics of one run", "Per-class results of one run"):
+    assert {"synthvoc_k2_curves.png", "synthvoc_supervised_curves.png"} <= files  # the training curves
+    for caption in ("reimplemented as a Snakemake workflow", "The metrics of one run", "Per-class results of one run",
+                    "The training curves of one split"):
         assert caption in html
 
 

@@ -40,10 +40,12 @@ def class_weights(num_classes: int, unseen_ids: Sequence[int], unseen_weight: fl
 
 
 def fit_classifier(features: np.ndarray, labels: np.ndarray, num_classes: int, unseen_ids: Sequence[int],
-                   cfg: ClassifierTraining, *, seed: int, log: logging.Logger | None = None) -> nn.Linear:
+                   cfg: ClassifierTraining, *, seed: int, log: logging.Logger | None = None,
+                   curve: list[tuple[int, float]] | None = None) -> nn.Linear:
     """A linear classifier (feature_dim -> num_classes) trained on rows of features.
 
     Deterministic under `seed` on the CPU (initialisation and shuffling use their own generator).
+    `curve`, when given, receives (epoch, mean training loss) after each epoch (its loss curve).
     """
     if len(features) != len(labels) or len(features) == 0:
         raise ValueError(f"need as many labels as feature rows (got {len(features)} rows, {len(labels)} labels)")
@@ -72,6 +74,8 @@ def fit_classifier(features: np.ndarray, labels: np.ndarray, num_classes: int, u
             optimizer.step()
             scheduler.step()
             loss_sum += loss.item()
+        if curve is not None:
+            curve.append((epoch + 1, loss_sum / steps_per_epoch))
         if log:
             log.info("classifier epoch %d/%d  loss %.4f", epoch + 1, cfg.epochs, loss_sum / steps_per_epoch)
     return model.eval()
