@@ -43,7 +43,8 @@ def test_dataset_folders_name_the_key_of_each_missing_one(base_config, tmp_path)
 
 def test_imagenet_init_reads_the_torch_cache(base_config, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    (file,) = external_files(base_config, "voc", ["backbone_weights"])  # config.yaml: init imagenet, resnet101
+    del base_config["datasets"]["voc"]["segmenter"]  # the global section: init imagenet, resnet101
+    (file,) = external_files(base_config, "voc", ["backbone_weights"])
     cached = tmp_path / "hub" / "checkpoints" / "resnet101-63fe2227.pth"
     assert (file.key, file.path, file.tracked) == ("segmenter.init", str(cached), False)
     assert IMAGENET_URLS["resnet101"] in file.problem() and str(cached) in file.problem()
@@ -53,6 +54,7 @@ def test_imagenet_init_reads_the_torch_cache(base_config, monkeypatch, tmp_path)
 
 
 def test_file_init_names_backbone_weights_where_it_is_set(base_config, tmp_path):
+    del base_config["datasets"]["voc"]["segmenter"]
     base_config["segmenter"].update(init="file", backbone_weights=None)
     (unset,) = external_files(base_config, "voc", ["backbone_weights"])
     assert unset.problem().startswith("segmenter.backbone_weights is not set: a ResNet checkpoint")
@@ -63,6 +65,7 @@ def test_file_init_names_backbone_weights_where_it_is_set(base_config, tmp_path)
 
 
 def test_authors_init_reads_their_backbone_from_authors_dir(base_config, tmp_path):
+    del base_config["datasets"]["context"]["segmenter"]
     base_config["segmenter"].update(init="authors", authors_dir=str(tmp_path))
     (theirs,) = external_files(base_config, "context", ["backbone_weights"])
     assert (theirs.key, theirs.path) == \

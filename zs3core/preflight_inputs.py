@@ -55,7 +55,7 @@ def weight_findings(seg: dict, fmt: str, ks: Sequence[int], class_names: Sequenc
     ImageNet cache file, `backbone_weights`, the authors' backbone), or the authors' files of every
     split. `trains_backbone`: a network is still trained from the backbone (the oracle)."""
     init, checked, findings = seg.get("init", "none"), [], []
-    what = "ImageNet weights" if init == "imagenet" else "backbone weights"
+    what = {"imagenet": "ImageNet weights", "authors_imagenet": "authors' ImageNet backbone"}.get(init, "backbone weights")
     try:
         found = backbone_file(seg, fmt) if init != "authors" or trains_backbone else None
     except ConfigError as exc:

@@ -174,6 +174,7 @@ def clone(tmp_path_factory):
             for k in (2, 4, 6, 8, 10):
                 if published(fmt, kind, k):
                     (authors / file_name(fmt, kind, k)).touch()
+        (authors / file_name(fmt, "backbone")).touch()  # the ImageNet backbone without Pascal classes
     (raw / "my_images").mkdir()
     for i in range(2):
         Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)).save(raw / "my_images" / f"img{i}.jpg")
