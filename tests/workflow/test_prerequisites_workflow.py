@@ -9,8 +9,8 @@ TARGET = "results/table1_voc.md"
 def test_missing_weights_or_word_vectors_stop_the_dry_run_naming_key_and_path(workdir, tmp_path, monkeypatch):
     root, _ = make_voc(tmp_path / "raw", ["a", "b"], ["c"])
     weights, vectors = tmp_path / "r101_wo_pascal.pth", tmp_path / "GoogleNews-vectors-negative300.bin"
-    overrides = {"datasets": {"voc": {"root": str(root), "ks": [2]}},
-                 "segmenter": {"init": "file", "backbone_weights": str(weights)},
+    overrides = {"datasets": {"voc": {"root": str(root), "ks": [2],
+                                      "segmenter": {"init": "file", "backbone_weights": str(weights)}}},
                  "embeddings": {"source": "word2vec", "sources": {"word2vec": {"path": str(vectors)}}}}
 
     def stops_naming(message):
@@ -27,6 +27,6 @@ def test_missing_weights_or_word_vectors_stop_the_dry_run_naming_key_and_path(wo
     assert "rule train_step0:" in plan and "rule class_embeddings:" in plan
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty torch cache
-    overrides["segmenter"] = {"init": "imagenet"}
+    overrides["datasets"]["voc"]["segmenter"] = {"init": "imagenet"}
     stops_naming(f"segmenter.init: {tmp_path}/torch/hub/checkpoints/resnet101-63fe2227.pth does not exist")
     assert sorted(p.name for p in workdir.iterdir()) == [".snakemake", "overrides.yaml"]  # no job ran
