@@ -6,7 +6,9 @@ from types import SimpleNamespace
 from snakemake.utils import min_version
 
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, check_config, deep_merge, require_paths, split_ks, stage_config, unseen_classes
+from zs3core.authors_embeddings import FORMAT as AUTHORS_EMBEDDINGS
+from zs3core.config import (ConfigError, check_config, deep_merge, embedding_source, require_paths,
+                            source_normalisation, split_ks, stage_config, unseen_classes)
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.data.images import image_files
@@ -28,8 +30,6 @@ def datasets_of_format(fmt):
     """Wildcard pattern matching the datasets of one on-disk format (never matches if none)."""
     names = [ds for ds, spec in config["datasets"].items() if spec["format"] == fmt]
     return "|".join(names) if names else "(?!)"
-
-EMBEDDING_SOURCE = config["embeddings"]["source"]
 
 
 wildcard_constraints:
@@ -68,12 +68,23 @@ def class_names(name):
     return dataset_config(name)["classes"]
 
 
-def embedding_table(dataset, source=EMBEDDING_SOURCE):
-    return f"embeddings/{source}/{dataset}.npy"
+def embedding_table(dataset, source=None):
+    """The class table of `source`, by default the dataset's (`datasets.<name>.embeddings.source`)."""
+    return f"embeddings/{source or embedding_source(config, dataset)}/{dataset}.npy"
+
+
+def embedding_source_spec(wildcards):
+    """A source's settings as the embedding job reads them; the authors' tables also name the
+    dataset's format, whose table it takes (`zs3core.authors_embeddings`)."""
+    source = config["embeddings"]["sources"][wildcards.source]
+    if source["format"] == AUTHORS_EMBEDDINGS:
+        return source | {"table": dataset_config(wildcards.dataset)["format"]}
+    return source
 
 
 def vector_file(wildcards):
-    """The word-vector file of a source, so that a new file reruns the tables built from it."""
+    """The word-vector file of a source, so that a new file reruns the tables built from it (the
+    authors' tables are package data, md5-checked when read, like the embedded spacy_md)."""
     source = config["embeddings"]["sources"][wildcards.source]
     return [source["path"]] if "path" in source else []
 
@@ -145,15 +156,17 @@ def results_meta(wildcards, method):
     """How a results row was made (`zs3core.provenance.row_meta`), from this run's config."""
     ds, base = wildcards.dataset, method.partition("_p")[0]
     generator = stage_config(config, GENERATOR_METHODS[base], ds) if base in GENERATOR_METHODS else None
-    selftrain = None
+    selftrain, baseline = None, None
+    if base == "baseline":
+        baseline = stage_config(config, "baseline", ds) | {"epochs": step0_config(ds, "baseline")["train"]["epochs"]}
     if base == "zs5":
         p = method.removeprefix("zs5_p") if "_p" in method else selftrain_p(ds)
         selftrain = stage_config(config, "selftrain", ds) | {"p": float(p)}
     return row_meta(dataset=ds, K=int(wildcards.get("K", 0)), method=method, seed=seed_of(wildcards),
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
-                    holdout_scope=config["holdout"]["scope"], embedding_source=EMBEDDING_SOURCE,
+                    holdout_scope=config["holdout"]["scope"], embedding_source=embedding_source(config, ds),
                     generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
-                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"])
+                    selftrain=selftrain, baseline=baseline, eval_short_side=config["evaluation"]["short_side"])
 
 
 def synthetic_source(wildcards):

@@ -59,3 +59,13 @@ def test_classifier_only_scope_and_resized_evaluation():
     meta = row_meta(method="ceiling", eval_short_side=513, **{**COMMON, "holdout_scope": "classifier_only"})
     assert meta["holdout_excluded_from"] == "classifier" and meta["eval_short_side"] == 513
     assert row_meta(method="supervised", **COMMON)["holdout_excluded_from"] == "none"
+
+
+@pytest.mark.parametrize("loss, margin", [("cosine", None), ("rank", 0.1)])
+def test_a_baseline_row_records_its_loss_margin_init_and_epochs(loss, margin):
+    baseline = {"loss": loss, "margin": 0.1, "init": "seenonly", "epochs": 5}
+    meta = row_meta(method="baseline", baseline=baseline, **COMMON)
+    assert (meta["baseline_loss"], meta["baseline_margin"]) == (loss, margin)  # cosine has no margin
+    assert meta["baseline_init"] == "seenonly" and meta["baseline_epochs"] == 5
+    others = row_meta(method="zs3", generator=GEN, dropout_at_generation=True, baseline=baseline, **COMMON)
+    assert not any(k.startswith("baseline_") for k in others)  # only the baseline's rows

@@ -32,7 +32,8 @@ REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
 SETTING_COLUMNS = ["protocol", "backbone", "backbone_init", "unseen_pixels", "holdout_excluded_from", "embedding_source",
                    "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_calibrated",
-                   "selftrain_mode", "absent_as_zero", "eval_short_side"]
+                   "selftrain_mode", "absent_as_zero", "eval_short_side",
+                   "baseline_loss", "baseline_margin", "baseline_init", "baseline_epochs"]
 GROUP_KEY = ["dataset", "K", "method", "calibration"]
 
 PAPER_DATASETS = ("voc", "context")
