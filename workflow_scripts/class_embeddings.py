@@ -11,5 +11,4 @@ with job_log(snakemake.log[0]):
         normalisation=snakemake.params.normalisation,
         out_npy=snakemake.output.table,
         out_json=snakemake.output.provenance,
-        dataset=snakemake.wildcards.dataset,
     )

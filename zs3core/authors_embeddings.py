@@ -71,7 +71,7 @@ def coverage_problems(dataset: str, fmt: str, class_names: Sequence[str], source
     return []
 
 
-def authors_table(table: str, class_names: Sequence[str], dataset: str = "?", source_name: str = FORMAT
+def authors_table(table: str, class_names: Sequence[str], dataset: str = "<name>", source_name: str = FORMAT
                   ) -> tuple[np.ndarray, list[dict]]:
     """The rows of `table` for `class_names`, in that order, exactly as published, and a record
     per class (its row and the authors' name); an uncovered class raises ValueError naming it."""

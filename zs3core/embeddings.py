@@ -216,9 +216,10 @@ def _authors_embedding_table(class_names, source_name: str, source: dict, normal
 
 
 def build_embeddings(class_names, source_name: str, source: dict, aliases: dict | None,
-                     normalisation: str, out_npy, out_json, *, dataset: str = "?") -> None:
+                     normalisation: str, out_npy, out_json, *, dataset: str = "<name>") -> None:
     """What the Snakemake rule calls: load, build, write both files atomically. `source` of
-    format `authors` carries `table`, the dataset's format; `dataset` names it in errors."""
+    format `authors` carries `table`, the dataset's format; `dataset` names it in errors (the
+    config check names it before any job runs)."""
     _check_normalisation(normalisation)  # fail before loading a multi-GB file, not after
     class_names = list(class_names)
     if source.get("format") == authors_embeddings.FORMAT:
