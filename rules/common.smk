@@ -9,7 +9,9 @@ import yaml
 from snakemake.utils import min_version
 
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, canonicalise, check_config, deep_merge, split_ks, stage_config, unseen_classes
+from zs3core.authors_embeddings import FORMAT as AUTHORS_EMBEDDINGS
+from zs3core.config import (ConfigError, canonicalise, check_config, deep_merge, embedding_source, source_normalisation,
+                            split_ks, stage_config, unseen_classes)
 from zs3core.config_schema import validate_config
 from zs3core.cpu_kernels import use_cpu_kernels
 from zs3core.curves import tensorboard_available
@@ -39,8 +41,6 @@ def datasets_of_format(fmt):
     """Wildcard pattern matching the datasets of one on-disk format (never matches if none)."""
     names = [ds for ds, spec in config["datasets"].items() if spec["format"] == fmt]
     return "|".join(names) if names else "(?!)"
-
-EMBEDDING_SOURCE = config["embeddings"]["source"]
 
 
 wildcard_constraints:
@@ -79,8 +79,18 @@ def class_names(name):
     return dataset_config(name)["classes"]
 
 
-def embedding_table(dataset, source=EMBEDDING_SOURCE):
-    return f"embeddings/{source}/{dataset}.npy"
+def embedding_table(dataset, source=None):
+    """The class table of `source`, by default the dataset's (`datasets.<name>.embeddings.source`)."""
+    return f"embeddings/{source or embedding_source(config, dataset)}/{dataset}.npy"
+
+
+def embedding_source_spec(wildcards):
+    """A source's settings as the embedding job reads them; the authors' tables also name the
+    dataset's format, whose table it takes (`zs3core.authors_embeddings`)."""
+    source = config["embeddings"]["sources"][wildcards.source]
+    if source["format"] == AUTHORS_EMBEDDINGS:
+        return source | {"table": dataset_config(wildcards.dataset)["format"]}
+    return source
 
 
 def external_inputs(*kinds):
@@ -188,15 +198,17 @@ def results_meta(wildcards, method):
     """How a results row was made (`zs3core.provenance.row_meta`), from this run's config."""
     ds, base = wildcards.dataset, method.partition("_p")[0]
     generator = stage_config(config, GENERATOR_METHODS[base], ds) if base in GENERATOR_METHODS else None
-    selftrain = None
+    selftrain, baseline = None, None
+    if base == "baseline":
+        baseline = stage_config(config, "baseline", ds) | {"epochs": step0_config(ds, "baseline")["train"]["epochs"]}
     if base == "zs5":
         p = method.removeprefix("zs5_p") if "_p" in method else selftrain_p(ds)
         selftrain = stage_config(config, "selftrain", ds) | {"p": float(p)}
     return row_meta(dataset=ds, K=int(wildcards.get("K", 0)), method=method, seed=seed_of(wildcards),
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
-                    holdout_scope=config["holdout"]["scope"], embedding_source=EMBEDDING_SOURCE,
+                    holdout_scope=config["holdout"]["scope"], embedding_source=embedding_source(config, ds),
                     generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
-                    selftrain=selftrain, eval_short_side=config["evaluation"]["short_side"],
+                    selftrain=selftrain, baseline=baseline, eval_short_side=config["evaluation"]["short_side"],
                     classifier=stage_config(config, "classifier", ds),
                     max_per_class=stage_config(config, "features", ds)["max_per_class"])
 
@@ -387,8 +399,13 @@ def checked_new_names(dataset):
     names = config["predict"]["classes"]
     try:
         new = new_names(class_names(dataset), names)
-        check_vocabulary(new, config["embeddings"]["sources"][EMBEDDING_SOURCE], config["embeddings"]["aliases"],
-                         where=f"predict.classes ({EMBEDDING_SOURCE}): ")
+        source = embedding_source(config, dataset)
+        if new and config["embeddings"]["sources"][source]["format"] == AUTHORS_EMBEDDINGS:
+            raise ValueError(f"predict.classes: {dataset}'s embedding source '{source}' is the authors' fixed "
+                             f"tables, which hold only their classes; set datasets.{dataset}.embeddings.source to "
+                             f"a word-vector source (word2vec, spacy_md) to name new classes")
+        check_vocabulary(new, config["embeddings"]["sources"][source], config["embeddings"]["aliases"],
+                         where=f"predict.classes ({source}): ")
     except (ValueError, MissingWordsError) as exc:
         raise ConfigError(str(exc)) from None
     return new
@@ -423,7 +440,7 @@ def named_file(wildcards, kind):
     """The named model's embedding table or classifier for the split in the wildcards."""
     tag = named_split(wildcards).tag
     if kind == "embeddings":
-        return f"embeddings/{EMBEDDING_SOURCE}/{wildcards.dataset}_named_{tag}.npy"
+        return f"embeddings/{embedding_source(config, wildcards.dataset)}/{wildcards.dataset}_named_{tag}.npy"
     return f"classifiers/{run_dir(wildcards)}/named_{tag}.pt"
 
 

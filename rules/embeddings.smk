@@ -2,7 +2,8 @@
 
 
 rule class_embeddings:
-    """One row per class, in the dataset's class order, from the named word-vector source."""
+    """One row per class, in the dataset's class order, from the named source (word vectors, or
+    the authors' tables shipped in zs3core/embedding_tables/authors/)."""
     input:
         external_inputs("word_vectors"),
     output:
@@ -10,9 +11,9 @@ rule class_embeddings:
         provenance="embeddings/{source}/{dataset}.json",
     params:
         classes=lambda wc: class_names(wc.dataset),
-        source=lambda wc: config["embeddings"]["sources"][wc.source],
+        source=embedding_source_spec,
         aliases=config["embeddings"]["aliases"],
-        normalisation=config["embeddings"]["normalisation"],
+        normalisation=lambda wc: source_normalisation(config, wc.source),
     log:
         "logs/embeddings/{source}/{dataset}.log",
     benchmark:

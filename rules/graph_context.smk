@@ -27,11 +27,13 @@ rule train_gc:
 
 
 rule generate_gc_bank:
-    """N synthetic features per unseen class, at the unseen nodes of the training masks' graphs."""
+    """N synthetic features per unseen class, at the unseen nodes of the training masks' graphs
+    (the held-out images' masks left out under `holdout.scope: all_stages`)."""
     input:
         generator="generators/{dataset}{seedtag}/k{K}/gc.pt",
         embeddings=lambda wc: embedding_table(wc.dataset),
         features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout=stage_holdout,
     output:
         "banks/{dataset}{seedtag}/k{K}/gc.h5",
     params:

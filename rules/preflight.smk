@@ -29,8 +29,9 @@ rule preflight:
         tables=lambda wc: dataset_config(wc.dataset).get("tables", []),
         holdout_fraction=config["holdout"]["fraction"],
         seed=config["seed"],
-        embedding_source=EMBEDDING_SOURCE,
-        embedding=config["embeddings"]["sources"][EMBEDDING_SOURCE],
+        embedding_source=lambda wc: embedding_source(config, wc.dataset),
+        embedding=lambda wc: embedding_source_spec(SimpleNamespace(source=embedding_source(config, wc.dataset),
+                                                                   dataset=wc.dataset)),
         aliases=config["embeddings"]["aliases"],
     threads: 8
     log:

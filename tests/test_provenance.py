@@ -83,3 +83,13 @@ def test_budgets_are_recorded_in_the_unit_they_were_set_in():
     assert ceiling["features_per_class"] == 50 and "generator_budget" not in ceiling
     for method in ("seenonly", "baseline", "supervised"):  # no classifier retrained on feature rows
         assert "unseen_weight" not in row_meta(method=method, classifier=classifier, max_per_class=100, **COMMON)
+
+
+@pytest.mark.parametrize("loss, margin", [("cosine", None), ("rank", 0.1)])
+def test_a_baseline_row_records_its_loss_margin_init_and_epochs(loss, margin):
+    baseline = {"loss": loss, "margin": 0.1, "init": "seenonly", "epochs": 5}
+    meta = row_meta(method="baseline", baseline=baseline, **COMMON)
+    assert (meta["baseline_loss"], meta["baseline_margin"]) == (loss, margin)  # cosine has no margin
+    assert meta["baseline_init"] == "seenonly" and meta["baseline_epochs"] == 5
+    others = row_meta(method="zs3", generator=GEN, dropout_at_generation=True, baseline=baseline, **COMMON)
+    assert not any(k.startswith("baseline_") for k in others)  # only the baseline's rows

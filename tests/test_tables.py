@@ -287,6 +287,23 @@ def test_seeds_with_different_settings_are_refused(tmp_path):
         tables.table1(files, "voc", ks=(2,))
 
 
+def test_baseline_settings_reach_the_table_and_must_agree_between_seeds(tmp_path):
+    """The baseline's loss, margin (empty for cosine), init and epochs columns, as evaluation writes them."""
+    settings = {"baseline_loss": "cosine", "baseline_margin": None, "baseline_init": "scratch", "baseline_epochs": 200}
+    rows = [dict(row("voc", 2, "baseline", metrics(s), seed=s), **settings) for s in (0, 1)]
+    paths = []
+    for i, r in enumerate(rows):
+        paths.append(str(tmp_path / f"b{i}.csv"))
+        pd.DataFrame([r]).to_csv(paths[-1], index=False)
+    t = tables.table1(paths, "voc", ks=(2,))
+    b = t[t["Model"] == "Baseline"].iloc[0]
+    assert b["baseline_loss"] == "cosine" and b["baseline_init"] == "scratch" and b["baseline_epochs"] == 200
+    assert math.isnan(b.get("baseline_margin", NAN)) and b["n_seeds"] == 2
+    pd.DataFrame([dict(rows[1], baseline_loss="rank", baseline_margin=0.1)]).to_csv(paths[1], index=False)
+    with pytest.raises(ValueError, match="baseline_loss"):
+        tables.table1(paths, "voc", ks=(2,))
+
+
 # ----------------------------------------------------------------------------- errors
 def test_duplicate_results_across_files_name_both(tmp_path):
     f1 = write(tmp_path / "voc_k2_zs3.csv", [row("voc", 2, "zs3", metrics(1))])

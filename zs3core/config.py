@@ -6,7 +6,7 @@ so that a bad config stops with one message listing every problem before any job
 """
 from __future__ import annotations
 
-from zs3core import authors
+from zs3core import authors, authors_embeddings
 from zs3core.data.layouts import LAYOUTS
 
 
@@ -34,14 +34,35 @@ def config_problems(config: dict) -> list[str]:
     if emb["source"] not in emb["sources"]:
         problems.append(f"embeddings.source is '{emb['source']}', expected one of {sorted(emb['sources'])}")
     for name, ds in datasets.items():
-        source = ds.get("world", {}).get("embedding_source")
-        if source is not None and source not in emb["sources"]:
-            problems.append(f"datasets.{name}.world.embedding_source is '{source}', "
-                            f"expected one of embeddings.sources {sorted(emb['sources'])}")
+        used = {f"datasets.{name}.embeddings.source": ds.get("embeddings", {}).get("source"),
+                f"datasets.{name}.world.embedding_source": ds.get("world", {}).get("embedding_source")}
+        for key, source in used.items():
+            if source is not None and source not in emb["sources"]:
+                problems.append(f"{key} is '{source}', expected one of embeddings.sources {sorted(emb['sources'])}")
+        for source in {embedding_source(config, name), *(s for s in used.values() if s)} & set(emb["sources"]):
+            if emb["sources"][source]["format"] == authors_embeddings.FORMAT:
+                problems += authors_embeddings.coverage_problems(name, ds["format"], ds["classes"], source)
     for src_name, src in emb["sources"].items():
-        if src["format"] != "spacy_md" and "path" not in src:
+        if src["format"] not in ("spacy_md", authors_embeddings.FORMAT) and "path" not in src:
             problems.append(f"embeddings.sources.{src_name}: format {src['format']} needs a 'path'")
+        if src["format"] == authors_embeddings.FORMAT and source_normalisation(config, src_name) != "none":
+            problems.append(f"embeddings.sources.{src_name}.normalisation is '{src['normalisation']}': the "
+                            f"authors' tables are used exactly as published (none)")
     return problems
+
+
+def embedding_source(config: dict, dataset: str) -> str:
+    """The embedding source a dataset's methods read: `datasets.<name>.embeddings.source`, else
+    the global `embeddings.source`."""
+    return stage_config(config, "embeddings", dataset)["source"]
+
+
+def source_normalisation(config: dict, source_name: str) -> str:
+    """A source's normalisation: its own `normalisation` key, else `none` for the authors'
+    tables (used as published) and the global `embeddings.normalisation` for word vectors."""
+    source = config["embeddings"]["sources"][source_name]
+    default = "none" if source["format"] == authors_embeddings.FORMAT else config["embeddings"]["normalisation"]
+    return source.get("normalisation", default)
 
 
 def _dataset_problems(name: str, ds: dict) -> list[str]:

@@ -8,6 +8,10 @@ the vectors of its words (`embeddings.aliases` maps a class id such as `diningta
   (the embedded default). Read directly from its files: importing the package imports spaCy.
 - `word2vec_binary`, `word2vec_text`, `glove_text`: a user-supplied file (the paper used the
   GoogleNews word2vec binary, which no package ships).
+- `authors`: the authors' own VOC and Context tables, shipped with the project
+  (`zs3core.authors_embeddings`): rows taken by class name, values as published, never
+  normalised (a source's `normalisation` key, else `none`; other sources default to the global
+  `embeddings.normalisation`).
 
 Nothing is ever downloaded. Classes named at prediction time (`zs3core.named`) get rows appended
 to a dataset's table (`build_extended_embeddings`), normalised as its rows were; spaCy-md's
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Iterable
 import msgpack
 import numpy as np
 
+from zs3core import authors_embeddings
 from zs3core.io import write_json, write_npy
 
 if TYPE_CHECKING:
@@ -38,7 +43,7 @@ SPACY_MD_VOCAB = Path("en_core_web_md-3.7.1", "vocab")
 SPACY_HASH_SEED = 1
 
 FILE_FORMATS = ("word2vec_binary", "word2vec_text", "glove_text")
-FORMATS = ("spacy_md",) + FILE_FORMATS
+FORMATS = ("spacy_md",) + FILE_FORMATS + (authors_embeddings.FORMAT,)
 NORMALISATIONS = ("l2", "max_row_norm", "none")
 
 _M = 0xC6A4A7935BD1E995
@@ -127,6 +132,9 @@ def load_vectors(source: dict, words: Iterable[str], *, source_name: str = "?") 
     fmt = source.get("format")
     if fmt == "spacy_md":
         return _load_spacy_md(words)
+    if fmt == authors_embeddings.FORMAT:
+        raise ValueError(f"embeddings.sources.{source_name} (format authors) is a class table, not word "
+                         f"vectors: zs3core.authors_embeddings reads it")
     if fmt not in FILE_FORMATS:
         raise ValueError(f"embeddings.sources.{source_name}.format = {fmt!r}; "
                          f"expected one of {', '.join(FORMATS)}")
@@ -265,19 +273,36 @@ def _source_version(source: dict) -> str | None:
     return None
 
 
+def _authors_embedding_table(class_names, source_name: str, source: dict, normalisation: str,
+                             dataset: str) -> tuple[np.ndarray, list[dict], str]:
+    """The authors' table of the dataset's format (`source["table"]`), as published."""
+    if normalisation != "none":
+        raise ValueError(f"embeddings.sources.{source_name}.normalisation is {normalisation!r}: the authors' "
+                         f"tables are used exactly as published (set it to none or leave it out)")
+    table, records = authors_embeddings.authors_table(source["table"], class_names, dataset, source_name)
+    name, md5 = authors_embeddings.FILES[source["table"]]
+    return table, records, f"{authors_embeddings.COMMIT} {name} (md5 {md5})"
+
+
 def build_embeddings(class_names, source_name: str, source: dict, aliases: dict | None,
-                     normalisation: str, out_npy, out_json) -> None:
-    """What the Snakemake rule calls: load, build, write both files atomically."""
+                     normalisation: str, out_npy, out_json, *, dataset: str = "<name>") -> None:
+    """What the Snakemake rule calls: load, build, write both files atomically. `source` of
+    format `authors` carries `table`, the dataset's format; `dataset` names it in errors (the
+    config check names it before any job runs)."""
     _check_normalisation(normalisation)  # fail before loading a multi-GB file, not after
     class_names = list(class_names)
-    needed = [w for cls in class_names for w in words_for(cls, aliases)]
-    kv = load_vectors(source, needed, source_name=source_name)
-    table, records = class_embedding_table(class_names, kv, aliases, normalisation)
+    if source.get("format") == authors_embeddings.FORMAT:
+        table, records, package = _authors_embedding_table(class_names, source_name, source, normalisation, dataset)
+    else:
+        needed = [w for cls in class_names for w in words_for(cls, aliases)]
+        kv = load_vectors(source, needed, source_name=source_name)
+        table, records = class_embedding_table(class_names, kv, aliases, normalisation)
+        package = _source_version(source)
     provenance = {
         "source_name": source_name,
         "source": _json_safe(source),
         "format": source["format"],
-        "package": _source_version(source),
+        "package": package,
         "dimension": int(table.shape[1]),
         "normalisation": normalisation,
         "num_classes": len(class_names),

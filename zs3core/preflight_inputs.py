@@ -1,4 +1,4 @@
-"""Preflight of the files a run reads besides the dataset: word vectors and network weights.
+"""Preflight of the files a run reads besides the dataset: class embeddings and network weights.
 
 Each check uses the loader the run itself would use (`zs3core.embeddings`, the backbone and the
 authors' loaders, all `weights_only=True`), so a file that passes here loads there; a failure
@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from zs3core import authors_embeddings
 from zs3core.authors import authors_file, file_name, published
 from zs3core.config import ConfigError
 from zs3core.embeddings import load_vectors, words_for
@@ -16,10 +17,25 @@ from zs3core.preflight import Finding
 from zs3core.prerequisites import backbone_file
 
 
-def embedding_rows(class_names: Sequence[str], source_name: str, source: dict, aliases: Mapping | None
-                   ) -> tuple[list[dict], list[Finding]]:
+def authors_rows(class_names: Sequence[str], source_name: str, source: dict, dataset: str
+                 ) -> tuple[list[dict], list[Finding]]:
+    """Per class: the authors' row name it takes (`words`; `alias` where they spell it otherwise);
+    a class their table lacks, or a format without a table, is a finding."""
+    table = source.get("table")
+    problems = authors_embeddings.coverage_problems(dataset, table, class_names, source_name)
+    names = {c: authors_embeddings.row_name(table, c) if table in authors_embeddings.FILES else None
+             for c in class_names}
+    rows = [{"class": c, "words": [n] if n else [], "alias": n not in (None, c), "missing": [] if n else [c]}
+            for c, n in names.items()]
+    return rows, [Finding("error", "class embeddings", f"embeddings.sources.{source_name}", p) for p in problems]
+
+
+def embedding_rows(class_names: Sequence[str], source_name: str, source: dict, aliases: Mapping | None,
+                   dataset: str = "?") -> tuple[list[dict], list[Finding]]:
     """Per class: the words averaged into its vector, whether an alias chose them, whether the
-    source has each; a missing vector file or word is a finding."""
+    source has each; a missing vector file or word is a finding. The authors' tables: `authors_rows`."""
+    if source.get("format") == authors_embeddings.FORMAT:
+        return authors_rows(class_names, source_name, source, dataset)
     words = {c: words_for(c, aliases) for c in class_names}
     rows = [{"class": c, "words": ws, "alias": c in (aliases or {})} for c, ws in words.items()]
     key = f"embeddings.sources.{source_name}"

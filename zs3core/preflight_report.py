@@ -152,7 +152,7 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
     train_ids = [r["image_id"] for r in results if r["split"] == "train" and r["counts"] is not None]
     holdout = frozenset(choose_holdout(train_ids, p["holdout_fraction"], p["seed"]) if len(train_ids) > 1 else ())
     splits = split_table(results, classes, p["unseen"], holdout)
-    emb_rows, emb_findings = embedding_rows(classes, p["embedding_source"], p["embedding"], p["aliases"])
+    emb_rows, emb_findings = embedding_rows(classes, p["embedding_source"], p["embedding"], p["aliases"], dataset)
     checked, weight_problems = weight_findings(seg, p["format"], sorted(p["unseen"]), classes)
     findings = layout_findings(layout) + plan.findings + count_findings(plan) + decode_findings(results) + \
         split_findings(splits, seg["train"]["batch_size"]) + emb_findings + weight_problems

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from zs3core.authors import RELEASES, file_name, resolve_architecture, with_authors_backbone
-from zs3core.config import ConfigError, stage_config
+from zs3core.config import ConfigError, embedding_source, stage_config
 
 # torchvision's ImageNet checkpoints (`IMAGENET1K_V1` of each model; tests compare with torchvision).
 IMAGENET_URLS = {
@@ -121,10 +121,11 @@ def backbone_weights(config: dict, dataset: str, **_) -> list[External]:
 
 
 def word_vectors(config: dict, dataset: str, source: str | None = None, **_) -> list[External]:
-    """The word-vector file of embedding source `source` (default: the configured
-    `embeddings.source`); none for the embedded spacy_md. Tracked: a new file reruns the
-    class tables and everything built from them."""
-    name = source or config["embeddings"]["source"]
+    """The word-vector file of embedding source `source` (default: the dataset's,
+    `datasets.<name>.embeddings.source` or `embeddings.source`); none for the authors' tables
+    (package data) and the embedded spacy_md. Tracked: a new file reruns the class tables and
+    everything built from them."""
+    name = source or embedding_source(config, dataset)
     spec = config["embeddings"]["sources"][name]
     if spec["format"] not in WORD_VECTOR_HINTS:
         return []

@@ -24,6 +24,9 @@ differently apart without the config that made them:
 - for methods that retrain the classifier on feature rows: `features_per_class` (rows per image
   and class, `features.max_per_class`), `classifier_epochs` and `unseen_weight`;
 - for ZS5Net: `pseudo_p`, `pseudo_calibrated`, `selftrain_mode`;
+- for the DeViSE baseline: `baseline_loss` (`cosine`, the paper's, or `rank`), `baseline_margin`
+  (the rank loss's; empty for cosine, which has none), `baseline_init` (`scratch`, `seenonly`)
+  and `baseline_epochs` (the epochs it trained for);
 - `embedding_source`, and `eval_short_side` where the evaluation resized images.
 """
 from __future__ import annotations
@@ -61,12 +64,13 @@ def bandwidth_record(generator_cfg: dict) -> dict:
 def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
              holdout_scope: str, embedding_source: str, generator: dict | None = None,
              dropout_at_generation: bool | None = None, selftrain: dict | None = None,
-             eval_short_side: int | None = None, classifier: dict | None = None,
+             baseline: dict | None = None, eval_short_side: int | None = None, classifier: dict | None = None,
              max_per_class: int | None = None) -> dict:
     """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
 
     `generator` is the generator (or GC) section of methods that have one, with the bank's
-    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net; `classifier`
+    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net; `baseline`
+    ({loss, margin, init, epochs}, epochs resolved) that of the DeViSE baseline; `classifier`
     (the `classifier` section) and `max_per_class` (`features.max_per_class`) those of the
     methods that retrain the classifier on feature rows.
     """
@@ -92,6 +96,10 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     if base == "zs5" and selftrain is not None:
         meta |= {"pseudo_p": float(selftrain["p"]), "pseudo_calibrated": bool(selftrain["calibrated"]),
                  "selftrain_mode": selftrain["mode"]}
+    if base == "baseline" and baseline is not None:
+        meta |= {"baseline_loss": baseline["loss"],
+                 "baseline_margin": float(baseline["margin"]) if baseline["loss"] == "rank" else None,
+                 "baseline_init": baseline["init"], "baseline_epochs": int(baseline["epochs"])}
     if eval_short_side:
         meta["eval_short_side"] = int(eval_short_side)
     return meta

@@ -33,7 +33,8 @@ REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 SETTING_COLUMNS = ["protocol", "backbone", "backbone_init", "unseen_pixels", "holdout_excluded_from", "embedding_source",
                    "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_calibrated",
                    "selftrain_mode", "absent_as_zero", "eval_short_side", "backbone_saw_unseen", "generator_budget",
-                   "features_per_class", "classifier_epochs", "unseen_weight"]
+                   "features_per_class", "classifier_epochs", "unseen_weight",
+                   "baseline_loss", "baseline_margin", "baseline_init", "baseline_epochs"]
 GROUP_KEY = ["dataset", "K", "method", "calibration"]
 
 PAPER_DATASETS = ("voc", "context")

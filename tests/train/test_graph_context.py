@@ -12,6 +12,7 @@ from fixtures import config_section
 from zs3core.banks import read_bank
 from zs3core.checkpoints import save_checkpoint
 from zs3core.features import FeatureFile, FeatureWriter, image_table
+from zs3core.holdout import excluded_from
 from zs3core.retrain import retrain
 from zs3core.train.classifier import fit_classifier
 from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
@@ -130,6 +131,55 @@ def test_the_generator_sees_no_held_out_image(toy):
         graphs, node_features = seen_graphs(ff, frozenset(ids[all_graphs.image[:2]]))
     assert set(graphs.image) == set(all_graphs.image[2:])
     assert len(node_features) == len(graphs.node_class)
+
+
+@pytest.fixture
+def images_read(monkeypatch):
+    """Spy: the image indices of every label map, feature row and region GC reads from a feature file."""
+    seen = set()
+    label_map, read, read_regions = FeatureFile.label_map, FeatureFile.read, FeatureFile.read_regions
+
+    def spy_label_map(self, index):
+        seen.add(int(index))
+        return label_map(self, index)
+
+    def spy_read(self, *args, **kwargs):
+        rows = read(self, *args, **kwargs)
+        seen.update(np.asarray(rows.image).tolist())
+        return rows
+
+    def spy_read_regions(self, *args, **kwargs):
+        regions = read_regions(self, *args, **kwargs)
+        seen.update(regions["image"].tolist())
+        return regions
+
+    monkeypatch.setattr(FeatureFile, "label_map", spy_label_map)
+    monkeypatch.setattr(FeatureFile, "read", spy_read)
+    monkeypatch.setattr(FeatureFile, "read_regions", spy_read_regions)
+    return seen
+
+
+@pytest.mark.parametrize("scope", ["all_stages", "classifier_only"])
+def test_gc_reads_no_held_out_image_unless_only_the_classifier_leaves_it_out(toy, tmp_path, images_read, scope):
+    """Training and bank, under each scope: the hold-out they are given is the one the rows'
+    `holdout_excluded_from` column promises (the generator among its stages, or not)."""
+    ids = image_table(toy[0])["image_id"]
+    held_out = frozenset(ids[[0, 5, 24]])  # two seen-only images and one whose mask holds u
+    given = held_out if "generator" in excluded_from(scope).split("+") else frozenset()
+    cfg = dict(TINY, iterations=2)
+    train_gc(toy[0], np.eye(5, dtype=np.float32), cfg, tmp_path / "gc.pt", seed=0, loss_csv=tmp_path / "gc.csv",
+             holdout=given)
+    found = write_gc_bank(tmp_path / "gc.pt", toy[0], np.eye(5, dtype=np.float32), 4, tmp_path / "gc.h5", seed=0,
+                          holdout=given)
+    read = {str(ids[i]) for i in images_read}
+    with h5py.File(tmp_path / "gc.h5") as h5:
+        graph_images = set(h5["graph_image_id"].asstr()[()].tolist())
+    if scope == "all_stages":
+        assert not read & held_out and not graph_images & held_out
+        assert graph_images == {"img25", "img26"} and found == {"u": 2, "v": 0}
+    else:
+        assert held_out <= read and "img24" in graph_images and found == {"u": 3, "v": 0}
+    assert {f"img{i:02d}" for i in range(27)} - held_out <= read  # every other image is still read
 
 
 def test_training_never_reads_a_poisoned_feature_and_learns(trained):

@@ -79,6 +79,28 @@ def test_synthetic_index_and_embeddings_build_from_nothing(workdir):
     assert cow @ sheep > cow @ tv
 
 
+def test_real_datasets_take_the_authors_tables_as_published(workdir):
+    """voc and context read the shipped authors' tables by default: rows by name, values untouched."""
+    from zs3core.authors_embeddings import authors_table
+
+    run_snakemake(workdir, ["embeddings/authors/voc.npy", "embeddings/authors/context.npy"])
+    for dataset, classes in (("voc", VOC_CLASSES), ("context", CONTEXT_CLASSES)):
+        table = np.load(workdir / f"embeddings/authors/{dataset}.npy", allow_pickle=False)
+        np.testing.assert_array_equal(table, authors_table(dataset, classes)[0])
+        provenance = json.loads((workdir / f"embeddings/authors/{dataset}.json").read_text())
+        assert provenance["normalisation"] == "none" and provenance["source"]["table"] == dataset
+        assert [c["class"] for c in provenance["classes"]] == classes
+
+
+def test_a_class_the_authors_tables_lack_stops_the_dry_run(workdir):
+    classes = VOC_CLASSES + ["unicorn"]
+    result = run_snakemake(workdir, ["embeddings/authors/voc.npy"], {"datasets": {"voc": {"classes": classes}}},
+                           "-n", check=False)
+    assert result.returncode != 0
+    assert "datasets.voc.classes: 'unicorn' has no row in the authors' voc table" in result.stderr + result.stdout
+    assert "datasets.voc.embeddings.source" in result.stderr + result.stdout
+
+
 def test_config_errors_stop_before_any_job(workdir):
     bad = {"datasets": {"voc": {"unseen": {2: ["cow", "unicorn"]}}}}
     result = run_snakemake(workdir, ["data/synthvoc/index.csv"], bad, check=False)

@@ -1,6 +1,9 @@
 """ZS3Net + GC through Snakemake on a tiny synthcontext: a GC row from nothing, and Table 3 reads it."""
+import re
+
 import h5py
 import pandas as pd
+import pytest
 
 from conftest import run_snakemake, small_synthetic
 from zs3core import tables
@@ -30,3 +33,15 @@ def test_a_zs3gc_row_builds_from_nothing_and_table3_asks_for_it(workdir):
     plan = run_snakemake(workdir, ["results/table3_synthcontext.md"], tiny_config(), "-n").stdout
     assert "results/synthcontext_k2_zs3gc.csv" in plan  # a dependency, up to date: not rebuilt
     assert "rule retrain_zs3gc" not in plan and "rule table3" in plan
+
+
+@pytest.mark.parametrize("scope", ["all_stages", "classifier_only"])
+def test_gc_training_and_bank_read_the_holdout_exactly_under_all_stages(workdir, scope):
+    """The rules hand the hold-out to GC's trainer and bank (which leave its images out:
+    tests/train/test_graph_context.py) under `all_stages` only, as every other trained stage."""
+    overrides = tiny_config() | {"holdout": {"scope": scope}}
+    listing = run_snakemake(workdir, ["banks/synthcontext/k2/gc.h5"], overrides, "-n").stdout
+    for rule in ("train_gc", "generate_gc_bank"):
+        inputs = re.findall(rf"^rule {rule}:\n\s+input: (.*)$", listing, re.M)
+        assert len(inputs) == 1, rule
+        assert ("data/synthcontext/holdout.txt" in inputs[0].split(", ")) == (scope == "all_stages"), rule

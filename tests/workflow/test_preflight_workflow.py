@@ -31,7 +31,8 @@ def test_preflight_names_every_fault(workdir, tmp_path):
     assert ("authors' ImageNet backbone", "/data/zs3-authors/resnet_backbone_pretrained_imagenet_wo_pascalvoc.pth.tar") in voc
     report = (workdir / "results/preflight_voc.md").read_text()
     assert "| train | 7 | 10582 | 6 | 4 |" in report and "| val | 2 | 1449 | 2 | 2 |" in report
-    assert "| tvmonitor | tv monitor | True |" in report
+    assert "## Class embeddings (`authors`)" in report  # the authors' table: one row per class, by name
+    assert "| tvmonitor | tvmonitor | False |" in report
 
     with open(workdir / "results/preflight_context.csv", newline="") as f:
         context = {(r["check"], r["path"]) for r in csv.DictReader(f)}

@@ -9,9 +9,9 @@ TARGET = "results/table1_voc.md"
 def test_missing_weights_or_word_vectors_stop_the_dry_run_naming_key_and_path(workdir, tmp_path, monkeypatch):
     root, _ = make_voc(tmp_path / "raw", ["a", "b"], ["c"])
     weights, vectors = tmp_path / "r101_wo_pascal.pth", tmp_path / "GoogleNews-vectors-negative300.bin"
-    overrides = {"datasets": {"voc": {"root": str(root), "ks": [2],
+    overrides = {"datasets": {"voc": {"root": str(root), "ks": [2], "embeddings": {"source": "word2vec"},
                                       "segmenter": {"init": "file", "backbone_weights": str(weights)}}},
-                 "embeddings": {"source": "word2vec", "sources": {"word2vec": {"path": str(vectors)}}}}
+                 "embeddings": {"sources": {"word2vec": {"path": str(vectors)}}}}
 
     def stops_naming(message):
         result = run_snakemake(workdir, [TARGET], overrides, "-n", check=False)

@@ -30,8 +30,12 @@ def test_synthetic_step0_targets(workdir):
         row = metrics_row(workdir / f"results/synthvoc_k2_{method}.csv")
         assert (row["dataset"], row["K"], row["method"], row["backbone"]) == ("synthvoc", "2", method, "resnet_tiny")
         assert 0 <= float(row["hiou"]) <= 100
+        assert row["embedding_source"] == "spacy_md"  # the synthetic worlds' own table
         cm = np.load(workdir / f"results/synthvoc_k2_{method}_confusion.npy")
         assert cm.shape == (1, 21, 21) and cm.sum() > 0
+    baseline = metrics_row(workdir / "results/synthvoc_k2_baseline.csv")  # the synthetic default's choice
+    assert (baseline["baseline_loss"], baseline["baseline_margin"]) == ("rank", "0.1")
+    assert (baseline["baseline_init"], baseline["baseline_epochs"]) == ("seenonly", "5")
     with FeatureFile(workdir / "features/synthvoc/k2/train.h5") as f:
         assert f.feature_dim == 64 and f.n_images == 40 and f.unseen_classes == ["cow", "motorbike"]
     # the seen-only model never saw an unseen class: its logs say how many images it kept
@@ -52,5 +56,6 @@ def test_paper_configuration_on_real_formats(workdir, tmp_path):
     run_snakemake(workdir, ["results/voc_k2_seenonly.csv", "features/voc/k2/train.h5"], overrides)
     row = metrics_row(workdir / "results/voc_k2_seenonly.csv")
     assert row["backbone"] == "resnet101"
+    assert row["embedding_source"] == "authors"  # the paper's tables, the real datasets' default
     with FeatureFile(workdir / "features/voc/k2/train.h5") as f:
         assert f.feature_dim == 256 and f.n_images == 12

@@ -22,7 +22,8 @@ unseen class, nor of any image that contains one, reaches the generator.
 
 Bank (`write_gc_bank`). The trained generator runs on the region graphs of the training images
 whose masks contain an unseen class (the paper: their true masks, never their pixels; only
-their downsampled label maps are read, no feature of theirs). The i-th of `n_per_class` features
+their downsampled label maps are read, no feature of theirs), held-out images left out like in
+every other stage (`zs3core.holdout`). The i-th of `n_per_class` features
 of unseen class c is generated at the (i mod m)-th of its m nodes in those graphs, each draw on
 its own copy of the graph with fresh noise, so every unseen region is used equally often. An
 unseen class with no node in any mask (lost to downsampling) is generated as an isolated node:
@@ -219,18 +220,19 @@ def load_gc(path: str | os.PathLike) -> tuple[GCNGenerator, dict]:
 @torch.no_grad()
 def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.PathLike, embeddings: np.ndarray,
                   n_per_class: int, out_h5: str | os.PathLike, *, seed: int, dropout_at_generation: bool = False,
-                  log: logging.Logger | None = None) -> dict[str, int]:
+                  holdout: frozenset[str] = frozenset(), log: logging.Logger | None = None) -> dict[str, int]:
     """`n_per_class` generated features per unseen class at the unseen nodes of the training masks.
 
-    Reads the file's image table and the label maps of its images with unseen classes, never
-    a feature. Returns the number of unseen nodes found per class. Deterministic under `seed`.
+    Reads the file's image table and the label maps of its images with unseen classes that are
+    not in `holdout`, never a feature. Returns the number of unseen nodes found per class.
+    Deterministic under `seed`.
     """
     model, state = load_gc(generator_path)
     dropout = bool(dropout_at_generation)
     with FeatureFile(feature_file) as ff:
         class_names, unseen_ids = ff.class_names, ff.class_ids(ff.unseen_classes)
         table = ff.image_table()
-        graphs = graphs_of(ff, np.flatnonzero(table["has_unseen"]))
+        graphs = graphs_of(ff, np.flatnonzero(table["has_unseen"] & ~image_mask(table["image_id"], holdout)))
     if state["class_names"] != class_names:
         raise ValueError(f"{generator_path} was trained with classes {state['class_names']}, not {class_names}")
     n = int(n_per_class)

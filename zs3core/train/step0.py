@@ -6,8 +6,8 @@
   masks are relabelled so that no unseen class id can ever reach the loss.
 - `supervised`: the oracle, trained on all classes (the first row of Tables 1 and 3).
 - `baseline`: the DeViSE baseline, the classifier replaced by a projection to the embedding
-  space, trained on seen classes with DeViSE's hinge rank loss on cosine similarities (or plain
-  cosine regression, `baseline.loss: cosine`).
+  space, trained on seen classes by cosine regression onto the class embedding (the paper's,
+  `baseline.loss: cosine`) or with DeViSE's hinge rank loss on cosine similarities (`rank`).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def loss_function(kind: str, embeddings: np.ndarray | None = None, seen_ids: Seq
     if kind != "baseline":
         return nn.CrossEntropyLoss(ignore_index=255)
     table = torch.as_tensor(embeddings, dtype=torch.float32)
-    devise = devise or {"loss": "rank", "margin": 0.1}  # config.yaml's `baseline` defaults
+    devise = devise or {"loss": "cosine", "margin": 0.1}  # config.yaml's `baseline` defaults
     if devise["loss"] == "rank":
         return RankLoss(table, seen_ids, devise["margin"])
     if devise["loss"] == "cosine":
