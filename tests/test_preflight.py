@@ -144,12 +144,12 @@ def test_embeddings_and_weights(tmp_path):
     _, findings = embedding_rows(["cow"], "w2v", {"format": "word2vec_binary", "path": str(missing)}, {})
     assert [f.check for f in findings] == ["word vectors"] and str(missing) in findings[0].message
 
-    authors = {"format": "authors", "normalisation": "none", "table": "context"}
-    rows, findings = embedding_rows(["background", "diningtable", "cow"], "authors", authors, {}, "context")
+    tables = {"format": "authors", "normalisation": "none", "table": "context"}
+    rows, findings = embedding_rows(["background", "diningtable", "cow"], "authors", tables, {}, "context")
     assert [(r["class"], r["words"], r["alias"], r["missing"]) for r in rows] == \
         [("background", ["background"], False, []), ("diningtable", ["table"], True, []), ("cow", ["cow"], False, [])]
     assert not findings
-    rows, findings = embedding_rows(["background", "unicorn"], "authors", authors, {}, "context")
+    rows, findings = embedding_rows(["background", "unicorn"], "authors", tables, {}, "context")
     assert rows[1]["missing"] == ["unicorn"] and [f.check for f in findings] == ["class embeddings"]
     assert "datasets.context.classes: 'unicorn' has no row in the authors' context table" in findings[0].message
 

@@ -78,7 +78,7 @@ def test_authors_init_reads_their_backbone_from_authors_dir(base_config, tmp_pat
 def test_word_vectors_of_the_configured_or_named_source(base_config, tmp_path):
     assert external_files(base_config, "voc", ["word_vectors"]) == []  # the authors' tables are shipped
     assert external_files(base_config, "synthvoc", ["word_vectors"]) == []  # spacy_md is embedded
-    base_config["datasets"]["voc"]["embeddings"]["source"] = "word2vec"
+    base_config["embeddings"]["source"] = "word2vec"
     base_config["embeddings"]["sources"]["word2vec"]["path"] = str(tmp_path / "GoogleNews.bin")
     (w2v,) = external_files(base_config, "voc", ["word_vectors"])
     assert (w2v.key, w2v.path, w2v.tracked) == ("embeddings.sources.word2vec.path", str(tmp_path / "GoogleNews.bin"), True)
