@@ -15,10 +15,14 @@ differently apart without the config that made them:
   (`zs3core.holdout.excluded_from`);
 - for methods with a generator: `bandwidth_mode` and `bandwidths` (the configured list, or the
   mode's default), `dropout_at_generation`; for ZS3Net + GC also `gc_graphs`;
-- for ZS5Net: `pseudo_p`, `pseudo_calibrated`, `selftrain_mode`;
+- for ZS5Net: `pseudo_p` and `pseudo_p_rule` (`fixed`: the configured or the path's p; `cv`: chosen
+  by zero-shot cross-validation, `zs3core.cv_selftrain`, which the classifier file records and
+  the evaluation fills in), `pseudo_calibrated`, `selftrain_mode`;
 - `embedding_source`, and `eval_short_side` where the evaluation resized images.
 """
 from __future__ import annotations
+
+import math
 
 from zs3core import bandwidths, holdout
 
@@ -53,7 +57,8 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
 
     `generator` is the generator (or GC) section of methods that have one, with the bank's
-    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net.
+    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net, its p a number or
+    `cv` (then `pseudo_p` is NaN until the evaluation sets the classifier's).
     """
     base = method.partition("_p")[0]
     meta = {"dataset": dataset, "K": int(K), "method": base, "seed": int(seed),
@@ -71,8 +76,10 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     if base == "zs3gc":
         meta["gc_graphs"] = "true_masks"
     if base == "zs5" and selftrain is not None:
-        meta |= {"pseudo_p": float(selftrain["p"]), "pseudo_calibrated": bool(selftrain["calibrated"]),
-                 "selftrain_mode": selftrain["mode"]}
+        cross_validated = selftrain["p"] == "cv"
+        meta |= {"pseudo_p": math.nan if cross_validated else float(selftrain["p"]),
+                 "pseudo_p_rule": "cv" if cross_validated else "fixed",
+                 "pseudo_calibrated": bool(selftrain["calibrated"]), "selftrain_mode": selftrain["mode"]}
     if eval_short_side:
         meta["eval_short_side"] = int(eval_short_side)
     return meta
