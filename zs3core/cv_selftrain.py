@@ -22,8 +22,9 @@ are read, as in `zs3core.cv`):
   (recorded, never used to choose);
 - per p of `selftrain.p_grid`: the classifier retrained as ZS5Net's (`selftrain.mode: classifier`)
   on the training rows + bank + the pool's pseudo-labelled rows, and scored on the held-out
-  seen-only images at the same gamma (ZS5Net's classifier applies ZS3Net's cross-validated gamma):
-  pseudo hIoU and its bootstrap standard error (`cv.HIoUScorer`, the same resamples for every p);
+  seen-only images at the same gamma (ZS5Net's classifier applies ZS3Net's cross-validated gamma
+  under `classifier.calibration.rule: cv`, the default): pseudo hIoU and its bootstrap standard
+  error (`cv.HIoUScorer`, the same resamples for every p);
 - p (`cv.choice`): `one_standard_error`, the smallest p whose pseudo hIoU is within one standard
   error of the highest: the fewest pseudo-labels, since a gain smaller than the noise of the
   held-out images is no evidence that more of them help; `best`, the highest (ties: the smallest).
