@@ -144,7 +144,8 @@ def choose_gamma_by_hiou(logits: torch.Tensor, labels: np.ndarray, weights: np.n
     columns of `logits`; `images` says which image each row comes from (the resampled unit)."""
     check_choice(choice)
     score = HIoUScorer(labels, weights, images, logits.shape[1], unseen, n_bootstrap=n_bootstrap, seed=seed)
-    sweep = [{"gamma": g} | score(apply_gamma(logits, seen, g).argmax(1).numpy()) for g in sorted(float(x) for x in grid)]
+    sweep = [{"gamma": g} | score(apply_gamma(logits, seen, g).argmax(1).numpy())
+             for g in sorted(float(x) for x in grid)]
     return choose_by_hiou(sweep, "gamma", choice), sweep
 
 

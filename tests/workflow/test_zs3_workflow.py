@@ -190,8 +190,8 @@ def test_zs5_reads_the_cross_validated_p_only_under_p_cv(workdir):
     def zs5_jobs(overrides):
         listing = run_snakemake(workdir, ["results/table4_synthvoc.md"], overrides, "-n").stdout
         blocks = re.findall(r"^rule (retrain_zs5|pseudo_label|cross_validate_p):\n((?:\s+\S.*\n)+)", listing, re.M)
-        return {(rule, re.search(r"output: (\S+)", body).group(1).rstrip(",")): re.search(r"input: (.*)", body).group(1).split(", ")
-                for rule, body in blocks}
+        return {(rule, re.search(r"output: (\S+)", body).group(1).rstrip(",")):
+                re.search(r"input: (.*)", body).group(1).split(", ") for rule, body in blocks}
 
     cross_validated = zs5_jobs(tiny_config())
     for K in (2, 4):
