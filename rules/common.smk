@@ -48,7 +48,7 @@ wildcard_constraints:
     source="|".join(config["embeddings"]["sources"]),
     K=r"\d+",
     seedtag=r"(_seed\d+)?",
-    p=r"\d+(\.\d+)?",
+    p=r"\d+(\.\d+)?|cv",  # cv: ZS5Net at the cross-validated p (selftrain.p: cv)
 
 
 # Seeds: every run of the config's `seed` has plain paths (`results/synthvoc_k2_zs3.csv`); each
@@ -203,7 +203,7 @@ def results_meta(wildcards, method):
         baseline = stage_config(config, "baseline", ds) | {"epochs": step0_config(ds, "baseline")["train"]["epochs"]}
     if base == "zs5":
         p = method.removeprefix("zs5_p") if "_p" in method else selftrain_p(ds)
-        selftrain = stage_config(config, "selftrain", ds) | {"p": float(p)}
+        selftrain = stage_config(config, "selftrain", ds) | {"p": p if p == "cv" else float(p)}
     return row_meta(dataset=ds, K=int(wildcards.get("K", 0)), method=method, seed=seed_of(wildcards),
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
                     holdout_scope=config["holdout"]["scope"], embedding_source=embedding_source(config, ds),
@@ -222,8 +222,15 @@ def synthetic_source(wildcards):
 
 
 def selftrain_p(dataset):
-    """ZS5Net's p (percent of unseen-predicted pixels kept per image) for a dataset, as a path part."""
-    return f"{stage_config(config, 'selftrain', dataset)['p']:g}"
+    """ZS5Net's p (percent of unseen-predicted pixels kept per image) for a dataset, as a path part:
+    `cv` where it is cross-validated (the jobs read it from `selftrain_p_cv`)."""
+    p = stage_config(config, "selftrain", dataset)["p"]
+    return p if p == "cv" else f"{p:g}"
+
+
+def selftrain_p_cv(wildcards):
+    """The cross-validated p that ZS5Net's jobs at `p{cv}` read; none at a fixed p."""
+    return f"cv/{run_dir(wildcards)}/p_zs5.json" if wildcards.p == "cv" else []
 
 
 def classifier_file(wildcards):
@@ -238,13 +245,14 @@ def zs5_inputs(wildcards):
     """What ZS5Net's training reads: stored features + bank + pseudo-labelled features (classifier
     mode), or the segmenter, the ZS3 classifier and the labelled images (finetune mode)."""
     run = run_dir(wildcards)
+    p_cv = {"p_cv": selftrain_p_cv(wildcards)}  # the p it was trained at, recorded on the classifier
     if stage_config(config, "selftrain", wildcards.dataset)["mode"] == "finetune":
         return {"checkpoint": f"checkpoints/{run}/seenonly.pt", "zs3": f"classifiers/{run}/zs3.pt",
                 "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
-                "holdout": f"data/{wildcards.dataset}/holdout.txt"}
+                "holdout": f"data/{wildcards.dataset}/holdout.txt"} | p_cv
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
             "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt",
-            "cv_gamma": f"cv/{run}/gamma_zs3.json"}  # ZS3Net's CV gamma (no CV of its own)
+            "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv  # ZS3Net's CV gamma (no CV of its own)
 
 
 def finetune_settings(wildcards):
@@ -371,7 +379,7 @@ def method_title(dataset, method):
     """A figure column's name: the tables' label, with ZS5Net's p."""
     base, _, p = method.partition("_p")
     p = p or (selftrain_p(dataset) if base == "zs5" else "")
-    return METHOD_LABELS[base] + (f" (p={p}%)" if p else "")
+    return METHOD_LABELS[base] + (" (p by CV)" if p == "cv" else f" (p={p}%)" if p else "")
 
 
 def p_sweep_results(wildcards):
@@ -463,6 +471,13 @@ def first_images_param():
 
 
 # Zero-shot cross-validation (rules/cv.smk).
+def cv_classifier_settings():
+    """The classifier settings a cross-validation trains with: not the calibration rule (a rule
+    change reruns no cross-validation), only its gamma grid."""
+    return {k: v for k, v in config["classifier"].items() if k not in ("protocol", "calibration")} | {
+        "calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}}
+
+
 def cv_report_splits(dataset):
     """Per seed and split: the cross-validation's files and the ZS3Net / ceiling results CSVs."""
     splits = []

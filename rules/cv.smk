@@ -1,6 +1,8 @@
 # Zero-shot cross-validation on seen classes (zs3core/cv.py): features -> cv/{dataset}/k{K}/
 # gamma_{zs3,ceiling}.json (the calibration offset the classifiers apply under
 # classifier.calibration.rule: cv) + sweep_{zs3,ceiling}.csv; all splits -> results/cv_{dataset}.{csv,md}.
+# ZS5Net's p (zs3core/cv_selftrain.py): features -> cv/{dataset}/k{K}/p_zs5.json + sweep_p_zs5.csv,
+# read by ZS5Net's jobs under selftrain.p: cv.
 
 
 rule cross_validate:
@@ -19,9 +21,7 @@ rule cross_validate:
     params:
         cv=config["cv"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
-        classifier=lambda wc: {k: v for k, v in stage_config(config, "classifier", wc.dataset).items()
-                               if k not in ("protocol", "calibration")}
-        | {"calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}},  # not the rule: no rerun
+        classifier=cv_classifier_settings(),
         n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
         dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if wc.kind == "zs3" else None,
         seed=seed_of,
@@ -35,6 +35,38 @@ rule cross_validate:
         runtime=120,
     script:
         "../workflow_scripts/cross_validate.py"
+
+
+rule cross_validate_p:
+    """ZS5Net's p on the pseudo-unseen split of cross_validate: its ZS3Net pseudo-labels the seen-only
+    images that hold a pseudo-unseen class, a classifier is retrained per p of `selftrain.p_grid`,
+    p = best pseudo hIoU on the held-out seen-only images (cv.choice)."""
+    input:
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout="data/{dataset}/holdout.txt",
+        embeddings=lambda wc: embedding_table(wc.dataset),
+    output:
+        p="cv/{dataset}{seedtag}/k{K}/p_zs5.json",
+        sweep="cv/{dataset}{seedtag}/k{K}/sweep_p_zs5.csv",
+    params:
+        cv=config["cv"],
+        generator=lambda wc: stage_config(config, "generator", wc.dataset),
+        classifier=cv_classifier_settings(),
+        n_per_class=config["bank"]["n_per_class"],
+        dropout_at_generation=config["bank"]["dropout_at_generation"],
+        p_grid=lambda wc: stage_config(config, "selftrain", wc.dataset)["p_grid"],
+        calibrated=lambda wc: stage_config(config, "selftrain", wc.dataset)["calibrated"],
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/cv/{dataset}{seedtag}_k{K}_p_zs5.log",
+    benchmark:
+        "benchmarks/cv/{dataset}{seedtag}_k{K}_p_zs5.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../workflow_scripts/cross_validate_p.py"
 
 
 rule cv_report:

@@ -1,5 +1,6 @@
 # ZS5Net self-training: the ZS3 model pseudo-labels the unlabelled pool ->
 # pseudo/{dataset}/k{K}/p{p}/ -> features/{dataset}/k{K}/pseudo_p{p}.h5 -> classifiers/{dataset}/k{K}/zs5_p{p}.pt.
+# p is a number, or `cv`: the p of cv/{dataset}/k{K}/p_zs5.json (rule cross_validate_p), read by the jobs.
 
 
 rule pseudo_label:
@@ -9,6 +10,7 @@ rule pseudo_label:
         classifier="classifiers/{dataset}{seedtag}/k{K}/zs3.pt",
         index="data/{dataset}/index.csv",
         holdout="data/{dataset}/holdout.txt",
+        p_cv=selftrain_p_cv,
     output:
         directory("pseudo/{dataset}{seedtag}/k{K}/p{p}"),
     params:

@@ -95,6 +95,14 @@ def test_out_of_range_is_named_with_its_bound(base_config, path, value, expected
     assert len(found) == 1 and found[0].startswith(path) and f"expected {expected}" in found[0], found
 
 
+def test_p_is_cv_or_a_percentage(base_config):
+    put(base_config, "selftrain.p", "cv")
+    put(base_config, "datasets.voc.selftrain", {"p": 25})
+    assert problems(base_config) == []
+    put(base_config, "selftrain.p", "xv")
+    assert problems(base_config) == ["selftrain.p is 'xv', expected 'cv' or a number"]
+
+
 def test_unknown_dataset_and_split_names_are_named(base_config):
     base_config["datasets"]["vocc"] = base_config["datasets"].pop("voc")
     context = base_config["datasets"]["context"]
@@ -173,6 +181,7 @@ def test_file_integer_keys_become_strings(base_config):
     ("datasets.synthvoc.segmenter.output_stride", "8", 8),
     ("datasets.synthvoc.world.object_radius", ["0.1", "0.2"], [0.1, 0.2]),
     ("selftrain.p", "75", 75),
+    ("selftrain.p", "cv", "cv"),
     ("datasets.voc.root", "/data/2012", "/data/2012"),  # a string where a string is expected stays
     ("datasets.voc.classes", ["background", "1", "2"], ["background", "1", "2"]),
 ])

@@ -48,7 +48,11 @@ def test_zs5_and_gc_rows_say_what_they_add():
     zs5 = row_meta(method="zs5_p10", generator=GEN, dropout_at_generation=False,
                    selftrain={"p": 10, "calibrated": True, "mode": "classifier"}, **COMMON)
     assert zs5["method"] == "zs5" and zs5["pseudo_p"] == 10.0 and zs5["pseudo_calibrated"] is True
-    assert zs5["selftrain_mode"] == "classifier"
+    assert zs5["selftrain_mode"] == "classifier" and zs5["pseudo_p_rule"] == "fixed"
+    # cross-validated: the classifier file knows p (the evaluation sets it), the config only the rule
+    cv = row_meta(method="zs5", generator=GEN, dropout_at_generation=False,
+                  selftrain={"p": "cv", "calibrated": True, "mode": "classifier"}, **COMMON)
+    assert cv["pseudo_p_rule"] == "cv" and cv["pseudo_p"] != cv["pseudo_p"]  # NaN until then
     gc = row_meta(method="zs3gc", generator=GEN, dropout_at_generation=False, **COMMON)
     assert gc["gc_graphs"] == "true_masks" and gc["protocol"] == "unseen_masks"
     seenonly = row_meta(method="seenonly", generator=GEN, **COMMON)

@@ -304,6 +304,27 @@ def test_baseline_settings_reach_the_table_and_must_agree_between_seeds(tmp_path
         tables.table1(paths, "voc", ks=(2,))
 
 
+def test_a_cross_validated_p_may_differ_between_seeds_a_fixed_one_may_not(tmp_path):
+    def zs5(path, seed, p, rule):
+        pd.DataFrame([dict(row("synthvoc", 2, "zs5", metrics(1), seed=seed), pseudo_p=p, pseudo_p_rule=rule)]).to_csv(
+            path, index=False)
+        return str(path)
+
+    files = [zs5(tmp_path / f"s{s}.csv", s, p, "cv") for s, p in ((1, 50.0), (0, 25.0), (2, 25.0))]
+    t = tables.table4(files, datasets=("synthvoc",), ks=(2,))
+    assert t.loc[0, "pseudo_p"] == "25;50;25" and t.loc[0, "pseudo_p_rule"] == "cv"  # in the order of the seeds
+    assert tables.p_note(t).endswith("chosen per split by zero-shot cross-validation on seen classes "
+                                     "(never the test split): K=2: 25;50;25.")
+    same = tables.table4([files[1], files[2]], datasets=("synthvoc",), ks=(2,))
+    assert same.loc[0, "pseudo_p"] == 25.0 and "K=2: 25." in tables.p_note(same)
+    fixed = [zs5(tmp_path / f"f{s}.csv", s, p, "fixed") for s, p in ((0, 25.0), (1, 50.0))]
+    with pytest.raises(ValueError, match="pseudo_p"):
+        tables.table4(fixed, datasets=("synthvoc",), ks=(2,))
+    one = tables.table4(fixed[:1], datasets=("synthvoc",), ks=(2,))
+    assert tables.p_note(one) == ("ZS5Net's p (percent of each image's unseen-predicted pixels kept as "
+                                  "pseudo-labels): K=2: 25.")
+
+
 # ----------------------------------------------------------------------------- errors
 def test_duplicate_results_across_files_name_both(tmp_path):
     f1 = write(tmp_path / "voc_k2_zs3.csv", [row("voc", 2, "zs3", metrics(1))])

@@ -9,8 +9,9 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     segmenter = load_step0("seenonly", snakemake.input.checkpoint, len(classes), snakemake.params.segmenter)
     classifier = load_classifier(snakemake.input.classifier)
     calibrations, row_meta = calibration_rows(classifier)
+    meta = dict(snakemake.params.meta) | classifier.get("provenance", {})  # e.g. ZS5Net's cross-validated p
     rows = evaluate_on_split(classifier_scorer(segmenter, classifier), snakemake.input.index, classes,
-                             snakemake.params.unseen, snakemake.params.meta,
+                             snakemake.params.unseen, meta,
                              calibrations=calibrations, row_meta=row_meta,
                              metrics_csv=snakemake.output.metrics, per_class_csv=snakemake.output.per_class,
                              confusion_npy=snakemake.output.confusion,

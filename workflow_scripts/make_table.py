@@ -21,5 +21,6 @@ with job_log(snakemake.log[0]):
         df = tables.table4(list(snakemake.input), datasets=[dataset], ks=ks)
     else:
         df = getattr(tables, name)(list(snakemake.input), dataset=dataset, ks=ks)
+    notes = [NOTES] + ([tables.p_note(df)] if name == "table4" else [])
     tables.write_table(df, snakemake.output.csv, snakemake.output.md,
-                       TITLES[name].format(dataset=dataset, k=ks[-1]), NOTES)
+                       TITLES[name].format(dataset=dataset, k=ks[-1]), notes)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from zs3core.banks import read_bank
 from zs3core.cv import read_cv_gamma
+from zs3core.cv_selftrain import resolve_p
 from zs3core.holdout import read_holdout
 from zs3core.retrain import load_classifier, pseudo_rows, retrain
 from zs3core.runlog import job_log
@@ -16,6 +17,9 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
     classes, unseen, seed = snakemake.params.classes, snakemake.params.unseen, snakemake.params.seed
     finetune, calibration = snakemake.params.finetune, snakemake.params.classifier["calibration"]
     holdout = read_holdout(snakemake.input.holdout)
+    p, rule = resolve_p(snakemake.wildcards.p, snakemake.input.p_cv)
+    provenance = {"pseudo_p": p, "pseudo_p_rule": rule}
+    log.info("p = %g (%s)", p, rule)
     if finetune:
         seg = snakemake.params.segmenter
         train = SegmenterTraining(seed=seed, **{**{k: seg["train"][k] for k in TRAINING_KEYS},
@@ -25,10 +29,10 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         finetune_zs5(load_step0("seenonly", snakemake.input.checkpoint, len(classes), seg),
                      load_classifier(snakemake.input.zs3), snakemake.input.index, pseudo_index(snakemake.input.pseudo),
                      classes, unseen, train, seg["train"], calibration, holdout, out_path=snakemake.output[0],
-                     work_dir=work_dir, log=log)
+                     work_dir=work_dir, provenance=provenance, log=log)
     else:
         bank = read_bank(snakemake.input.synthetic)
         retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier, holdout=holdout,
                 out_path=snakemake.output[0], seed=seed,
                 extra=[(bank.features, bank.class_id), pseudo_rows(snakemake.input.pseudo, unseen)],
-                cv_gamma=read_cv_gamma(snakemake.input.cv_gamma), log=log)
+                cv_gamma=read_cv_gamma(snakemake.input.cv_gamma), provenance=provenance, log=log)

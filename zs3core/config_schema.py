@@ -192,7 +192,20 @@ def _messages(error, root: dict) -> list[str]:
         return [f"{_join(path, k)}: missing (required)" for k in missing]
     if kind == "not" and "description" in error.schema:
         return [f"{path}: {error.schema['description']}"]
+    if kind in ("anyOf", "oneOf"):  # e.g. `cv` or a number: name the alternative it came closest to
+        closer = [e for e in error.context if e.validator not in ("type", "const", "enum")]
+        if closer:
+            return [m for e in closer for m in _messages(e, root)]
+        return [f"{path} is {error.instance!r}, expected {' or '.join(map(_alternative, bound))}"]
     return [f"{path}: {error.message}"]
+
+
+def _alternative(schema: dict) -> str:
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return f"one of {schema['enum']}"
+    return f"a {schema.get('type', 'value')}"
 
 
 def _properties_deep(schema: dict, root: dict) -> set:

@@ -93,6 +93,48 @@ def pixel_weights(rows_image: np.ndarray, rows_class: np.ndarray, label_maps: di
 CHOICES = ("one_standard_error", "best")
 
 
+def check_choice(choice: str) -> None:
+    if choice not in CHOICES:
+        raise ValueError(f"cv.choice: unknown {choice!r}, expected one of {CHOICES}")
+
+
+class HIoUScorer:
+    """Pseudo hIoU of predictions on the scored rows, with its bootstrap standard error over
+    `n_bootstrap` resamples of the scored images (seeded: every candidate of a sweep is scored on
+    the same resamples). Classes are 0 .. n - 1; `images` says which image each row comes from."""
+
+    def __init__(self, labels: np.ndarray, weights: np.ndarray, images: np.ndarray, n: int, unseen: Sequence[int],
+                 *, n_bootstrap: int, seed: int):
+        self.labels, self.weights, self.n, self.unseen = labels, weights, n, list(unseen)
+        _, self.image = np.unique(images, return_inverse=True)
+        self.n_images = int(self.image.max()) + 1
+        self.resamples = np.random.default_rng([seed, 0xB5]).multinomial(
+            self.n_images, np.full(self.n_images, 1 / self.n_images), size=n_bootstrap).astype(np.float64)
+
+    def __call__(self, pred: np.ndarray) -> dict:
+        """seen / unseen mIoU, hIoU and its standard error of the predicted classes `pred`."""
+        n = self.n
+        per_image = np.bincount((self.image * n + self.labels) * n + pred, weights=self.weights,
+                                minlength=self.n_images * n * n).reshape(self.n_images, n * n)
+        m = summarize(per_image.sum(0).reshape(n, n), self.unseen)
+        boot = np.array([summarize(cm.reshape(n, n), self.unseen)["hiou"] for cm in self.resamples @ per_image])
+        boot = boot[np.isfinite(boot)]  # a resample without any pseudo-unseen pixel has no hIoU
+        return {"seen_miou": m["seen_miou"], "unseen_miou": m["unseen_miou"], "hiou": m["hiou"],
+                "hiou_se": float(np.std(boot, ddof=1)) if boot.size > 1 else 0.0}
+
+
+def choose_by_hiou(sweep: list[dict], key: str, choice: str):
+    """The `key` value that `choice` picks from a sweep sorted by `key`, ascending (see the module
+    docstring): the smallest within one standard error of the highest pseudo hIoU, or the highest
+    (ties: the smallest)."""
+    check_choice(choice)
+    best = max(range(len(sweep)), key=lambda i: (sweep[i]["hiou"], -i))
+    if choice == "best":
+        return sweep[best][key]
+    floor = sweep[best]["hiou"] - sweep[best]["hiou_se"]
+    return next(s[key] for s in sweep if s["hiou"] >= floor)
+
+
 def choose_gamma_by_hiou(logits: torch.Tensor, labels: np.ndarray, weights: np.ndarray, images: np.ndarray,
                          seen: Sequence[int], unseen: Sequence[int], grid: Sequence[float], *,
                          choice: str = "one_standard_error", n_bootstrap: int = 200, seed: int = 0
@@ -100,28 +142,11 @@ def choose_gamma_by_hiou(logits: torch.Tensor, labels: np.ndarray, weights: np.n
     """The gamma of `grid` chosen by `choice` (see the module docstring) on the scored rows, and
     the sweep (gamma, seen / unseen mIoU, hIoU and its bootstrap standard error). Classes are the
     columns of `logits`; `images` says which image each row comes from (the resampled unit)."""
-    if choice not in CHOICES:
-        raise ValueError(f"cv.choice: unknown {choice!r}, expected one of {CHOICES}")
-    n = logits.shape[1]
-    _, image = np.unique(images, return_inverse=True)
-    n_images = int(image.max()) + 1
-    resamples = np.random.default_rng([seed, 0xB5]).multinomial(n_images, np.full(n_images, 1 / n_images),
-                                                                size=n_bootstrap).astype(np.float64)
-    sweep = []
-    for g in sorted(float(x) for x in grid):
-        pred = apply_gamma(logits, seen, g).argmax(1).numpy()
-        per_image = np.bincount((image * n + labels) * n + pred, weights=weights,
-                                minlength=n_images * n * n).reshape(n_images, n * n)
-        m = summarize(per_image.sum(0).reshape(n, n), unseen)
-        boot = np.array([summarize(cm.reshape(n, n), unseen)["hiou"] for cm in resamples @ per_image])
-        boot = boot[np.isfinite(boot)]  # a resample without any pseudo-unseen pixel has no hIoU
-        sweep.append({"gamma": g, "seen_miou": m["seen_miou"], "unseen_miou": m["unseen_miou"], "hiou": m["hiou"],
-                      "hiou_se": float(np.std(boot, ddof=1)) if boot.size > 1 else 0.0})
-    best = max(range(len(sweep)), key=lambda i: (sweep[i]["hiou"], -i))
-    if choice == "best":
-        return sweep[best]["gamma"], sweep
-    floor = sweep[best]["hiou"] - sweep[best]["hiou_se"]
-    return next(s["gamma"] for s in sweep if s["hiou"] >= floor), sweep
+    check_choice(choice)
+    score = HIoUScorer(labels, weights, images, logits.shape[1], unseen, n_bootstrap=n_bootstrap, seed=seed)
+    sweep = [{"gamma": g} | score(apply_gamma(logits, seen, g).argmax(1).numpy())
+             for g in sorted(float(x) for x in grid)]
+    return choose_by_hiou(sweep, "gamma", choice), sweep
 
 
 @dataclass
@@ -133,10 +158,27 @@ class CVData:
     train: GeneratorRows  # generator and zs3 classifier rows (no pseudo-unseen image)
     pool_features: np.ndarray  # ceiling rows: every non-held-out seen-only image
     pool_labels: np.ndarray
+    pool_images: np.ndarray  # the image index of each ceiling row
     eval_features: np.ndarray  # held-out seen-only images
     eval_labels: np.ndarray
     eval_weights: np.ndarray
     eval_images: np.ndarray  # the image index of each scored row (the bootstrap's unit)
+
+    @property
+    def outputs(self) -> list[int]:
+        """The class ids of a CV classifier's outputs, in order: remaining seen, then pseudo-unseen."""
+        return self.remaining + self.pseudo
+
+    @property
+    def pseudo_outputs(self) -> list[int]:
+        """The output indices of the pseudo-unseen classes."""
+        return list(range(len(self.remaining), len(self.outputs)))
+
+    def compact(self, class_id: np.ndarray) -> np.ndarray:
+        """Class ids -> output indices (-1 for a class that is no output)."""
+        index = np.full(len(self.class_names), -1, dtype=np.int64)
+        index[self.outputs] = np.arange(len(self.outputs))
+        return index[class_id]
 
 
 def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: int, K: int) -> CVData:
@@ -165,7 +207,7 @@ def load_cv_data(feature_file, holdout: frozenset[str], cv_cfg: dict, *, seed: i
     remaining = [c for c in seen if c not in pseudo]
     return CVData(names, pseudo, remaining,
                   GeneratorRows(rows.features[train], labels[train], remaining, rows.image[train]),
-                  rows.features[~row_held], labels[~row_held],
+                  rows.features[~row_held], labels[~row_held], rows.image[~row_held],
                   rows.features[row_held], labels[row_held],
                   pixel_weights(rows.image[row_held], labels[row_held], label_maps), rows.image[row_held])
 
@@ -193,6 +235,25 @@ def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per
     return PseudoBank(features.cpu().numpy(), class_id.numpy(), fit.curve)
 
 
+def zs3_rows(data: CVData, bank: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The pseudo split's ZS3Net training rows: the training rows + the bank (class ids)."""
+    return (np.concatenate([data.train.features, bank[0]]),
+            np.concatenate([data.train.class_id, bank[1].astype(np.int64)]))
+
+
+def fit_cv_classifier(data: CVData, features: np.ndarray, labels: np.ndarray, classifier_cfg: dict, *,
+                      seed: int, curve: list | None = None) -> torch.nn.Linear:
+    """A classifier retrained as in step 2 on rows of class ids `labels`, over `data.outputs`
+    (its loss per epoch appended to `curve`, when given)."""
+    return fit_classifier(features, data.compact(labels), len(data.outputs), data.pseudo_outputs,
+                          ClassifierTraining.from_config(classifier_cfg), seed=seed, curve=curve)
+
+
+@torch.no_grad()
+def cv_logits(model: torch.nn.Linear, features: np.ndarray) -> torch.Tensor:
+    return model(torch.as_tensor(features, dtype=torch.float32))
+
+
 def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, *, seed: int,
                    bank: PseudoBank | None = None, log: logging.Logger | None = None) -> dict:
     """Retrain the classifier of `kind` on the CV rows and choose gamma by pseudo hIoU.
@@ -203,24 +264,13 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, 
     loss) of the bank's GMMN (`zs3core.curves` reads them)."""
     if kind not in KINDS:
         raise ValueError(f"unknown cross-validation kind {kind!r}, expected one of {KINDS}")
-    if kind == "zs3":
-        features = np.concatenate([data.train.features, bank[0]])
-        labels = np.concatenate([data.train.class_id, bank[1].astype(np.int64)])
-    else:
-        features, labels = data.pool_features, data.pool_labels
-    classes = data.remaining + data.pseudo  # the CV classifier's outputs, in this order
-    compact = np.full(len(data.class_names), -1, dtype=np.int64)
-    compact[classes] = np.arange(len(classes))
-    pseudo_ids = list(range(len(data.remaining), len(classes)))
-    train_cfg = ClassifierTraining.from_config(classifier_cfg)
+    features, labels = zs3_rows(data, bank) if kind == "zs3" else (data.pool_features, data.pool_labels)
     curve: list[tuple[int, float]] = []
-    model = fit_classifier(features, compact[labels], len(classes), pseudo_ids, train_cfg, seed=seed, curve=curve)
-    with torch.no_grad():
-        logits = model(torch.as_tensor(data.eval_features, dtype=torch.float32))
-    gamma, sweep = choose_gamma_by_hiou(logits, compact[data.eval_labels], data.eval_weights, data.eval_images,
-                                        list(range(len(data.remaining))), pseudo_ids,
-                                        classifier_cfg["calibration"]["gammas"], choice=cv_cfg["choice"],
-                                        n_bootstrap=cv_cfg["bootstrap"], seed=seed)
+    model = fit_cv_classifier(data, features, labels, classifier_cfg, seed=seed, curve=curve)
+    gamma, sweep = choose_gamma_by_hiou(cv_logits(model, data.eval_features), data.compact(data.eval_labels),
+                                        data.eval_weights, data.eval_images, list(range(len(data.remaining))),
+                                        data.pseudo_outputs, classifier_cfg["calibration"]["gammas"],
+                                        choice=cv_cfg["choice"], n_bootstrap=cv_cfg["bootstrap"], seed=seed)
     if log:
         best = max(sweep, key=lambda s: s["hiou"])
         log.info("%s CV: %d training rows, gamma %g by %s (pseudo hIoU %.3f; best %.3f +- %.3f at gamma %g)", kind,

@@ -23,13 +23,17 @@ differently apart without the config that made them:
   ZS3Net + GC also `gc_graphs`;
 - for methods that retrain the classifier on feature rows: `features_per_class` (rows per image
   and class, `features.max_per_class`), `classifier_epochs` and `unseen_weight`;
-- for ZS5Net: `pseudo_p`, `pseudo_calibrated`, `selftrain_mode`;
+- for ZS5Net: `pseudo_p` and `pseudo_p_rule` (`fixed`: the configured or the path's p; `cv`: chosen
+  by zero-shot cross-validation, `zs3core.cv_selftrain`, which the classifier file records and
+  the evaluation fills in), `pseudo_calibrated`, `selftrain_mode`;
 - for the DeViSE baseline: `baseline_loss` (`cosine`, the paper's, or `rank`), `baseline_margin`
   (the rank loss's; empty for cosine, which has none), `baseline_init` (`scratch`, `seenonly`)
   and `baseline_epochs` (the epochs it trained for);
 - `embedding_source`, and `eval_short_side` where the evaluation resized images.
 """
 from __future__ import annotations
+
+import math
 
 from zs3core import bandwidths, holdout
 from zs3core.budgets import generator_budget
@@ -69,7 +73,8 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
 
     `generator` is the generator (or GC) section of methods that have one, with the bank's
-    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net; `baseline`
+    `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net, its p a number or
+    `cv` (then `pseudo_p` is NaN until the evaluation sets the classifier's); `baseline`
     ({loss, margin, init, epochs}, epochs resolved) that of the DeViSE baseline; `classifier`
     (the `classifier` section) and `max_per_class` (`features.max_per_class`) those of the
     methods that retrain the classifier on feature rows.
@@ -94,8 +99,10 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     if base == "zs3gc":
         meta["gc_graphs"] = "true_masks"
     if base == "zs5" and selftrain is not None:
-        meta |= {"pseudo_p": float(selftrain["p"]), "pseudo_calibrated": bool(selftrain["calibrated"]),
-                 "selftrain_mode": selftrain["mode"]}
+        cross_validated = selftrain["p"] == "cv"
+        meta |= {"pseudo_p": math.nan if cross_validated else float(selftrain["p"]),
+                 "pseudo_p_rule": "cv" if cross_validated else "fixed",
+                 "pseudo_calibrated": bool(selftrain["calibrated"]), "selftrain_mode": selftrain["mode"]}
     if base == "baseline" and baseline is not None:
         meta |= {"baseline_loss": baseline["loss"],
                  "baseline_margin": float(baseline["margin"]) if baseline["loss"] == "rank" else None,

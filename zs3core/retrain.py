@@ -119,7 +119,8 @@ def named_rows(generator_path, embeddings: np.ndarray, class_names: Sequence[str
 
 def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Sequence[str], cfg: dict, *,
             holdout: frozenset[str], out_path, seed: int, extra: Sequence[tuple[np.ndarray, np.ndarray]] = (),
-            cv_gamma: float | None = None, log: logging.Logger | None = None) -> dict:
+            cv_gamma: float | None = None, provenance: dict | None = None,
+            log: logging.Logger | None = None) -> dict:
     """Train the classifier of `method`, choose gamma, and write `out_path` atomically, with its
     loss curve beside it (`zs3core.curves.classifier_loss_csv`).
 
@@ -127,7 +128,8 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     the bank and the pseudo-labelled rows for zs5.
     `cfg` is the `classifier` config section (training keys, `unseen_weight`, `calibration`);
     `holdout` the held-out image ids (`zs3core.holdout`); `cv_gamma` the cross-validated gamma
-    (required when `calibration.rule` is `cv`).
+    (required when `calibration.rule` is `cv`); `provenance` what the results rows of the
+    classifier are to record that the config does not say (`save_classifier`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown classifier method {method!r}, expected one of {METHODS}")
@@ -160,7 +162,7 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
         log.info("gamma %s (rate: largest with <= %.1f%% of held-out seen pixels predicted unseen); applied: %s",
                  gammas, 100 * calib["max_unseen_rate"], calib["rule"])
     return save_classifier(out_path, model.weight, model.bias, gammas, calib["rule"], sweep, class_names, unseen,
-                           method)
+                           method, provenance=provenance)
 
 
 def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -176,13 +178,17 @@ def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.nda
 
 def save_classifier(out_path, weight: torch.Tensor, bias: torch.Tensor, gammas: dict[str, float], rule: str,
                     sweep, class_names: Sequence[str], unseen: Sequence[str], method: str,
-                    decoder: dict[str, torch.Tensor] | None = None) -> dict:
+                    decoder: dict[str, torch.Tensor] | None = None, provenance: dict | None = None) -> dict:
     """Write a classifier file atomically and return its state: the (C, D) weight and (C,) bias of
     the 1x1 classifier, the gamma of each calibration rule and the applied one (`rule`), the
-    sweep that chose the rate rule's, and (ZS5Net's fine-tune mode) the fine-tuned decoder."""
+    sweep that chose the rate rule's, (ZS5Net's fine-tune mode) the fine-tuned decoder, and
+    `provenance`: columns its results rows take from the classifier (ZS5Net's p and its rule,
+    which under `selftrain.p: cv` only the job knows)."""
     state = {"weight": weight.detach().clone(), "bias": bias.detach().clone(),
              "gamma": gammas[rule], "gamma_rule": rule, "gammas": gammas, "gamma_sweep": sweep,
              "class_names": list(class_names), "unseen": list(unseen), "method": method}
+    if provenance:
+        state["provenance"] = dict(provenance)
     if decoder is not None:
         state["decoder"] = {k: v.detach().clone() for k, v in decoder.items()}
     save_checkpoint(out_path, state)

@@ -31,9 +31,9 @@ RESULT_METRICS = METRICS + ["vanilla_unseen_miou"]
 REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
 SETTING_COLUMNS = ["protocol", "backbone", "backbone_init", "unseen_pixels", "holdout_excluded_from", "embedding_source",
-                   "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_calibrated",
-                   "selftrain_mode", "absent_as_zero", "eval_short_side", "backbone_saw_unseen", "generator_budget",
-                   "features_per_class", "classifier_epochs", "unseen_weight",
+                   "bandwidth_mode", "bandwidths", "dropout_at_generation", "gc_graphs", "pseudo_p", "pseudo_p_rule",
+                   "pseudo_calibrated", "selftrain_mode", "absent_as_zero", "eval_short_side", "backbone_saw_unseen",
+                   "generator_budget", "features_per_class", "classifier_epochs", "unseen_weight",
                    "baseline_loss", "baseline_margin", "baseline_init", "baseline_epochs"]
 GROUP_KEY = ["dataset", "K", "method", "calibration"]
 
@@ -204,7 +204,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, K, method, calibration): mean over seeds, `<metric>_std` (ddof=1).
 
     A metric that is NaN for any seed is NaN in the mean. Also `n_seeds`, `seeds` ('0;1;2'),
-    `gamma` (mean), and the run settings (which must agree between seeds: ValueError otherwise).
+    `gamma` (mean), and the run settings (which must agree between seeds: ValueError otherwise;
+    but a cross-validated `pseudo_p` is chosen per seed: '25;50;25' in the order of `seeds`).
     """
     rows = []
     for key, g in df.groupby(GROUP_KEY, sort=False):
@@ -215,6 +216,9 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         for c in SETTING_COLUMNS:
             if c in g.columns:
                 values = g[c].astype(str).unique()
+                if len(values) > 1 and c == "pseudo_p" and _cross_validated_p(g):
+                    row[c] = ";".join(f"{float(v):g}" for v in g.sort_values("seed")[c])
+                    continue
                 if len(values) > 1:
                     raise ValueError(f"seeds of {row['dataset']} K={row['K']} {row['method']} "
                                      f"({row['calibration']}) disagree on {c} ({sorted(values)}): "
@@ -226,6 +230,27 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             row[f"{m}_std"] = float(pd.Series(values).std(ddof=1, skipna=False)) if len(values) > 1 else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _cross_validated_p(rows: pd.DataFrame) -> bool:
+    return "pseudo_p_rule" in rows.columns and set(rows["pseudo_p_rule"].astype(str)) == {"cv"}
+
+
+def p_note(df: pd.DataFrame) -> str | None:
+    """Table 4's line on ZS5Net's p per K, from the rows' provenance: cross-validated or fixed."""
+    if "pseudo_p" not in df.columns or df.empty:
+        return None
+    per_k = df.drop_duplicates(["dataset", "K"])
+    values = ", ".join(f"K={int(r['K'])}: {_p_text(r['pseudo_p'])}" for _, r in per_k.iterrows())
+    rules = set(per_k["pseudo_p_rule"].astype(str)) if "pseudo_p_rule" in per_k.columns else {"fixed"}
+    if rules == {"cv"}:
+        return ("ZS5Net's p (percent of each image's unseen-predicted pixels kept as pseudo-labels), chosen per "
+                f"split by zero-shot cross-validation on seen classes (never the test split): {values}.")
+    return f"ZS5Net's p (percent of each image's unseen-predicted pixels kept as pseudo-labels): {values}."
+
+
+def _p_text(value) -> str:
+    return value if isinstance(value, str) else f"{float(value):g}"
 
 
 # ----------------------------------------------------------------------------- table assembly

@@ -26,7 +26,7 @@ GPU_RULES = {"train_step0", "train_supervised", "extract_features", "pseudo_labe
 # bank with the classifier trained on it.
 CPU_RULES = {"data_class_embeddings", "data_holdout_index_voc", "data_context_labels_holdout_index_context",
              "classifier_generate_bank_retrain_zs3", "classifier_generate_gc_bank_retrain_zs3gc",
-             "cross_validate", "retrain_ceiling", "retrain_zs5"}
+             "cross_validate", "cross_validate_p", "retrain_ceiling", "retrain_zs5"}
 LOCAL_RULES = {"table1", "table2", "table3", "table4"}  # `localrule: True`: run by Snakemake itself, no sbatch
 PARTITIONS = profile_partitions(REPO / "profiles/slurm/config.yaml")
 

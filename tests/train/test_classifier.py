@@ -248,3 +248,16 @@ def test_retrain_stores_the_gamma_of_each_rule_and_applies_the_configured_one(tm
     assert rate["gamma_rule"] == "rate" and rate["gammas"] == state["gammas"]
     with pytest.raises(ValueError, match="rule is 'cv'"):
         retrain("zs3", path, CLASSES, ["cow"], cv_cfg, holdout=HOLDOUT, out_path=tmp_path / "x.pt", seed=0, extra=[bank])
+
+
+def test_the_classifier_file_keeps_what_its_rows_record_beyond_the_config(tmp_path):
+    # ZS5Net's cross-validated p: only the job knows it; the evaluation takes it from the file
+    path = tmp_path / "train.h5"
+    write_toy_features(path, np.random.default_rng(0))
+    bank = ((np.array([-4.0, -4.0]) + 0.3 * np.random.default_rng(1).standard_normal((50, 2))).astype(np.float32),
+            np.full(50, 2))
+    retrain("zs5", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "zs5.pt", seed=0, extra=[bank],
+            provenance={"pseudo_p": 50.0, "pseudo_p_rule": "cv"})
+    assert load_classifier(tmp_path / "zs5.pt")["provenance"] == {"pseudo_p": 50.0, "pseudo_p_rule": "cv"}
+    retrain("zs3", path, CLASSES, ["cow"], CFG, holdout=HOLDOUT, out_path=tmp_path / "zs3.pt", seed=0, extra=[bank])
+    assert "provenance" not in load_classifier(tmp_path / "zs3.pt")

@@ -61,7 +61,11 @@ def test_default_target_builds_the_tables(built):
     table2 = pd.read_csv(built / "results/table2_synthvoc.csv")
     assert set(table2["K"]) == {4}
     zs5 = pd.read_csv(built / "results/synthvoc_k4_zs5.csv")
-    assert set(zs5["method"]) == {"zs5"} and set(zs5["pseudo_p"]) == {25}
+    chosen = json.loads((built / "cv/synthvoc/k4/p_zs5.json").read_text())  # selftrain.p: cv, the default
+    assert set(zs5["method"]) == {"zs5"} and set(zs5["pseudo_p"]) == {chosen["p"]}
+    assert set(zs5["pseudo_p_rule"]) == {"cv"} and chosen["p"] in (5, 10, 25, 50, 75, 100)
+    sweep = pd.read_csv(built / "results/synthvoc_k2_zs5_p50.csv")  # Figure 5's fixed p
+    assert set(sweep["pseudo_p"]) == {50} and set(sweep["pseudo_p_rule"]) == {"fixed"}
     table4 = pd.read_csv(built / "results/table4_synthvoc.csv")
     assert set(table4["K"]) == {2, 4} and len(table4) == 4  # raw and calibrated ZS5Net per K
     assert (built / "pseudo/synthvoc/k2/p25/index.csv").exists()
@@ -133,10 +137,11 @@ def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("train_generator") == 2 and jobs.pop("generate_bank") == 2
     assert jobs.pop("cross_validate") == 2  # ZS3Net's CV trains a GMMN as step 1; not the ceiling's
-    # ZS5Net's pseudo-labels come from the ZS3 model, so self-training reruns too: at p = 25 for
-    # both splits and, for Figure 5's sweep at K=2, at p = 50
-    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_zs5") == 3
-    assert jobs.pop("pseudo_label") == 3 and jobs.pop("extract_pseudo_features") == 3
+    assert jobs.pop("cross_validate_p") == 2  # so does the CV of ZS5Net's p
+    # ZS5Net's pseudo-labels come from the ZS3 model, so self-training reruns too: at the
+    # cross-validated p for both splits and, for Figure 5's sweep at K=2, at p = 25 and 50
+    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_zs5") == 4
+    assert jobs.pop("pseudo_label") == 4 and jobs.pop("extract_pseudo_features") == 4
     assert jobs.pop("evaluate_retrained") == 6  # zs3, zs5 and the two sweep rows; not the ceiling
     assert "train_step0" not in jobs and "extract_features" not in jobs and "retrain_ceiling" not in jobs
     assert set(jobs) <= {"table1", "table2", "table4", "claims", "cv_report", "all"} | FIGURE_RULES
@@ -147,10 +152,11 @@ def test_changing_a_cv_setting_reruns_the_cv_and_what_reads_its_gamma(built):
     overrides["cv"] = {"max_pseudo_fraction": 0.3}
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("cross_validate") == 4  # zs3 and ceiling at K = 2, 4
-    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_ceiling") == 2 and jobs.pop("retrain_zs5") == 3
+    assert jobs.pop("cross_validate_p") == 2
+    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_ceiling") == 2 and jobs.pop("retrain_zs5") == 4
     assert jobs.pop("evaluate_retrained") == 8  # zs3, ceiling, zs5 and the two sweep rows
     # the pseudo-labels come from the calibrated ZS3 model
-    assert jobs.pop("pseudo_label") == 3 and jobs.pop("extract_pseudo_features") == 3
+    assert jobs.pop("pseudo_label") == 4 and jobs.pop("extract_pseudo_features") == 4
     assert set(jobs) <= {"table1", "table2", "table4", "claims", "cv_report", "all"} | FIGURE_RULES
 
 
@@ -247,8 +253,9 @@ def test_zs5_finetune_mode_reuses_the_pseudo_labels(built):
     overrides = tiny_config()
     overrides["selftrain"]["mode"] = "finetune"
     jobs = planned_jobs(built, overrides)
-    assert jobs.pop("retrain_zs5") == 3 and jobs.pop("evaluate_retrained") == 4  # zs5 and the sweep only
+    assert jobs.pop("retrain_zs5") == 4 and jobs.pop("evaluate_retrained") == 4  # zs5 and the sweep only
     assert "pseudo_label" not in jobs and "train_step0" not in jobs and "retrain_zs3" not in jobs
+    assert "cross_validate_p" not in jobs  # the mode is no setting of the p cross-validation
     assert set(jobs) <= {"table4", "claims", "all"} | FIGURE_RULES
 
 
@@ -285,6 +292,27 @@ def test_a_second_seed_adds_tagged_runs_and_tables_average_them(built):
     runs = [pd.read_csv(built / f"results/synthvoc{tag}_k4_zs3.csv").iloc[0]["unseen_miou"] for tag in ("", "_seed1")]
     assert zs3["unseen_miou"] == pytest.approx(sum(runs) / 2, abs=0.05)
     assert "\u00b1" in (built / "results/table2_synthvoc.md").read_text()
+
+
+def test_zs5_reads_the_cross_validated_p_only_under_p_cv(workdir):
+    def zs5_jobs(overrides):
+        listing = run_snakemake(workdir, ["results/table4_synthvoc.md"], overrides, "-n").stdout
+        blocks = re.findall(r"^rule (retrain_zs5|pseudo_label|cross_validate_p):\n((?:\s+\S.*\n)+)", listing, re.M)
+        return {(rule, re.search(r"output: (\S+)", body).group(1).rstrip(",")):
+                re.search(r"input: (.*)", body).group(1).split(", ") for rule, body in blocks}
+
+    cross_validated = zs5_jobs(tiny_config())
+    for K in (2, 4):
+        p_file = f"cv/synthvoc/k{K}/p_zs5.json"
+        assert p_file in cross_validated[("retrain_zs5", f"classifiers/synthvoc/k{K}/zs5_pcv.pt")]
+        assert p_file in cross_validated[("pseudo_label", f"pseudo/synthvoc/k{K}/pcv")]
+        assert ("cross_validate_p", p_file) in cross_validated
+    fixed = tiny_config()
+    fixed["selftrain"]["p"] = 25
+    planned = zs5_jobs(fixed)
+    assert {o for r, o in planned if r == "retrain_zs5"} == {f"classifiers/synthvoc/k{K}/zs5_p25.pt" for K in (2, 4)}
+    assert not any(r == "cross_validate_p" or any("p_zs5.json" in i for i in inputs)
+                   for (r, _), inputs in planned.items())
 
 
 def test_authors_protocol_plans_the_generator_in_place_of_the_bank(workdir):

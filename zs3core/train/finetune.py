@@ -100,9 +100,10 @@ def heldout_logits(segmenter: DeepLabV3Plus, images: SegmentationDataset, seed: 
 
 def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_index_csv,
                  class_names: Sequence[str], unseen: Sequence[str], train: SegmenterTraining, seg_train: dict,
-                 calibration: dict, holdout: frozenset[str], *, out_path, work_dir,
+                 calibration: dict, holdout: frozenset[str], *, out_path, work_dir, provenance: dict | None = None,
                  log: logging.Logger | None = None) -> dict:
-    """Fine-tune, choose gamma, and write the classifier file (with the decoder) to `out_path`."""
+    """Fine-tune, choose gamma, and write the classifier file (with the decoder and `provenance`,
+    `zs3core.retrain.save_classifier`) to `out_path`."""
     dataset, heldout = training_sets(index_csv, pseudo_index_csv, unseen, seg_train, holdout)
     torch.manual_seed(train.seed)
     model = DecoderFinetune(with_classifier(segmenter, zs3_state))
@@ -118,6 +119,6 @@ def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_in
     if log:
         log.info("fine-tuned on %d images; gamma %.3g", len(dataset), gamma)
     state = save_classifier(out_path, net.classifier.weight[:, :, 0, 0], net.classifier.bias, {"rate": gamma}, "rate",
-                            sweep, class_names, unseen, "zs5", decoder=net.decoder.state_dict())
+                            sweep, class_names, unseen, "zs5", decoder=net.decoder.state_dict(), provenance=provenance)
     weights_path.unlink()
     return state
