@@ -59,7 +59,8 @@ def toy_split(pool_labels=(1, 1, 0, 0)):
     Scored: one image per row, class 0 at 0 and 2.7, class 1 at 3.5 and 10."""
     names = ["background", "sheep"]
     column = lambda *x: np.array(x, dtype=np.float32)[:, None]  # noqa: E731
-    data = cv.CVData(names, pseudo=[1], remaining=[0], train=GeneratorRows(column(0, 0, 0, 0), np.zeros(4, int), [0]),
+    data = cv.CVData(names, pseudo=[1], remaining=[0],
+                     train=GeneratorRows(column(0, 0, 0, 0), np.zeros(4, int), [0], np.arange(4)),
                      pool_features=column(10, 10, 3, 3), pool_labels=np.array(pool_labels),
                      pool_images=np.full(4, 5), eval_features=column(0, 2.7, 3.5, 10),
                      eval_labels=np.array([0, 0, 1, 1]), eval_weights=np.ones(4), eval_images=np.arange(4))
