@@ -106,7 +106,7 @@ def test_scripts_pass_the_hold_out_and_the_bank_settings_on(built):
     held_candidates = 0
     for K in (2, 4):
         candidates = [r["image_id"] for r in index if r["split"] == "train" and set(unseen_of[K]) & set(r["classes"])]
-        pool = [r["image_id"] for r in read_index(built / f"pseudo/synthvoc/k{K}/p25/index.csv")]
+        pool = [r["image_id"] for r in read_index(built / f"pseudo/synthvoc/k{K}/pcv/index.csv")]
         assert pool == [i for i in candidates if i not in held]
         held_candidates += len(held & set(candidates))
         bank = read_bank(built / f"banks/synthvoc/k{K}/gmmn.h5")
