@@ -132,13 +132,19 @@ def scan_context(root, labels, splits, class_names: Sequence[str], renames=None)
         raise PreflightError(f"config datasets.context.labels: no labels.txt in {labels} or its parent")
     lut, lut_findings = context_lookup(read_context_names(names_txt), class_names, renames, str(names_txt))
     findings += lut_findings
+    records, listed = _context_records(root, splits, labels, ".mat", findings)
+    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context_mat"], findings, lut)
+
+
+def _context_records(root: Path, splits: Path, labels: Path, suffix: str, findings: list) -> tuple[list[dict], dict]:
+    """Pascal-Context's listed records (image under root/JPEGImages, label `labels`/<id><suffix>) and
+    the count listed per split; an id in both lists is a finding."""
     ids = {s: _read_split(splits / f"{s}.txt", findings) for s in SPLITS}
     for i in sorted(set(ids["train"]) & set(ids["val"])):
         findings.append(Finding("error", "listed twice", str(splits), f"id {i} is in both train.txt and val.txt"))
     records = [{"image_id": i, "split": s, "image": str(root / "JPEGImages" / f"{i}.jpg"),
-                "label": str(labels / f"{i}.mat")} for s in SPLITS for i in ids[s]]
-    listed = {s: len(ids[s]) for s in SPLITS}
-    return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context_mat"], findings, lut)
+                "label": str(labels / f"{i}{suffix}")} for s in SPLITS for i in ids[s]]
+    return records, {s: len(ids[s]) for s in SPLITS}
 
 
 def scan_context_png(root, class_names: Sequence[str], renames=None) -> Plan:
@@ -151,12 +157,7 @@ def scan_context_png(root, class_names: Sequence[str], renames=None) -> Plan:
     pngs, splits = root / "SegmentationClassContext", root / "ImageSets" / "SegmentationContext"
     lut, findings = context_lookup(mmseg_names(), class_names, renames, str(pngs),
                                    "the 59 classes of mmsegmentation's PNGs")
-    ids = {s: _read_split(splits / f"{s}.txt", findings) for s in SPLITS}
-    for i in sorted(set(ids["train"]) & set(ids["val"])):
-        findings.append(Finding("error", "listed twice", str(splits), f"id {i} is in both train.txt and val.txt"))
-    records = [{"image_id": i, "split": s, "image": str(root / "JPEGImages" / f"{i}.jpg"),
-                "label": str(pngs / f"{i}.png")} for s in SPLITS for i in ids[s]]
-    listed = {s: len(ids[s]) for s in SPLITS}
+    records, listed = _context_records(root, splits, pngs, ".png", findings)
     return Plan(_present(records, findings), listed, OFFICIAL_COUNTS["context_mmseg_png"], findings, lut)
 
 
