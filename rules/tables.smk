@@ -109,6 +109,7 @@ rule claims:
         ks=lambda wc: split_ks(config, wc.dataset),
         spread_name=SEED_SPREAD,
         alpha=config["claims"]["alpha"],
+        par_margin=config["claims"]["par_margin"],
     log:
         "logs/tables/claims_{dataset}.log",
     benchmark:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zs3core.claims import CLAIMS, check_claims, claims_csv, claims_markdown, margin_test, verdict, verdict_counts
+from zs3core.claims import (CLAIMS, Claim, check_claims, claim_test, claims_csv, claims_markdown, margin_test, par_test,
+                            verdict, verdict_counts)
 from zs3core.seed_spread import read_spread, seed_spread
 from zs3core.tables import RESULT_METRICS
 
@@ -190,3 +191,43 @@ def test_bench_script_reads_one_file_per_model(tmp_path):
                  "synthvoc_k2_zs5_p50.csv", "table1_synthvoc.csv", "claims_synthvoc.csv"):
         (tmp_path / name).write_text("x\n")
     assert [p.name for p in bench.results_files(tmp_path)] == ["synthvoc_k2_zs3.csv", "synthvoc_seed1_k2_zs3.csv"]
+
+
+def test_par_test_is_two_one_sided_t_tests_against_the_band():
+    # margins 1, 2, 3 against +-3: mean 2, se 1 / sqrt 3; H1 d > -3: t = 5 sqrt 3; H1 d < 3: t = -sqrt 3
+    test = par_test(np.array([1.0, 2.0, 3.0]), 3.0)
+    assert test.df == 2 and test.t == pytest.approx(-math.sqrt(3))  # the binding side: the upper bound
+    assert test.p == pytest.approx(df2_tail(math.sqrt(3)))  # max(P(T >= 5 sqrt 3), P(T <= -sqrt 3)) = 0.113
+    assert test.p_reverse == pytest.approx(1 - df2_tail(math.sqrt(3)))  # H1 d > 3: P(T >= -sqrt 3)
+    with pytest.raises(ValueError, match="claims.par_margin"):
+        par_test(np.array([1.0, 2.0]), float("nan"))
+
+
+@pytest.mark.parametrize("margins, expected", [
+    ([0.5, -0.5, 0.0, 0.2, -0.2], "holds"),       # inside +-3, tight
+    ([1.0, 2.0, 3.0], "inconclusive"),            # mean 2 inside, but p = 0.113 against the upper bound
+    ([10.0, 11.0, 12.0], "does not hold"),        # significantly above +3
+    ([-9.0, -10.0, -11.5], "does not hold"),      # significantly below -3
+    ([1.0, 1.0, 1.0], "holds"), ([4.0, 4.0], "does not hold"),  # no spread: inside / outside the band
+    ([0.3], "not tested"),
+])
+def test_on_a_par_verdicts(margins, expected):
+    claim = Claim("A is on a par with B", "a", "b", relation="par")
+    d = np.array(margins)
+    assert verdict(d, ALPHA, claim_test(d, claim, 3.0)) == expected
+
+
+def test_on_a_par_claims_in_the_claims_file():
+    par = Claim("ZS3Net is on a par with the ceiling", "zs3", "ceiling", relation="par")
+    df = pd.DataFrame([row("zs3", 2, z, seed=s) for s, z in enumerate([20.0, 21.0, 22.0])]
+                      + [row("ceiling", 2, c, seed=s) for s, c in enumerate([20.5, 20.5, 21.5])])
+    out = check_claims(df, "synthvoc", [2], alpha=ALPHA, par_margin=3.0, claims=[par])
+    r = out[out["calibration"] == "raw"].iloc[0]
+    assert r["relation"] == "par" and r["par_margin"] == 3.0 and r["margin"] == pytest.approx(1 / 6)
+    assert r["verdict"] == "holds"  # margins -0.5, 0.5, 0.5: well inside +-3
+    md = claims_markdown(out, "synthvoc", alpha=ALPHA)
+    assert "**on a par** is judged by two one-sided t-tests (TOST)" in md and "\u00b13 points" in md
+    with pytest.raises(ValueError, match="ratio 1"):
+        Claim("x", "a", "b", ratio=0.5, relation="par")
+    with pytest.raises(ValueError, match="claims.par_margin"):
+        check_claims(df, "synthvoc", [2], alpha=ALPHA, claims=[par])  # no band given

@@ -8,7 +8,9 @@ calibrated (both are shown; other calibration rows are ignored):
   generator; the ceiling is a diagnostic trained on real unseen features);
 - ZS5Net (self-training) beats, in hIoU, the ZS3Net model that labelled its pool (Table 4): its
   rows' `pseudo_calibrated` says whether that was the calibrated or the raw ZS3Net;
-- ZS3Net + GC beats ZS3Net in unseen mIoU (Table 3).
+- ZS3Net + GC beats ZS3Net in unseen mIoU (Table 3);
+and claims that two methods are *on a par* (within +-`par_margin` points of each other), judged by
+an equivalence test (`par_test`).
 A claim whose rows are missing says "not measured", never passes. A claim true by construction
 (the seen-only segmenter has no unseen output, so its unseen mIoU is 0) is a sanity check: shown,
 never counted among the claims.
@@ -17,7 +19,10 @@ Verdicts over seeds (`verdict_rule`): per seed s the margin d_s = value_s - rati
 and a paired one-sided t-test of the margins (`margin_test`, H1: mean margin > 0, n - 1 degrees
 of freedom) at the level `alpha` (config `claims.alpha`). One seed cannot be tested: its verdict
 is "not tested", beside the measured margin and the spread a multi-seed run measured once
-(`zs3core.seed_spread`), when that file is given.
+(`zs3core.seed_spread`), when that file is given. An "on a par" claim is judged by two one-sided
+tests (TOST) of the margins against the band [-delta, +delta] (config `claims.par_margin`): it holds
+when both reject (the mean margin lies inside the band), does not hold when the mean margin lies
+significantly outside it.
 """
 from __future__ import annotations
 
@@ -39,33 +44,51 @@ NOT_TESTED = "not tested"
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_MEASURED)
 TEST = "paired one-sided t-test"
-COLUMNS = ["claim", "sanity_check", "K", "metric", "calibration", "method", "reference", "ratio_required",
+PAR_TEST = "two one-sided t-tests (TOST)"
+RELATIONS = ("beats", "par")
+COLUMNS = ["claim", "relation", "sanity_check", "K", "metric", "calibration", "method", "reference", "ratio_required",
+           "par_margin",
            "n_seeds", "seeds", "value", "value_std", "reference_value", "reference_std", "ratio", "margin",
            "margin_std", "margins", "t", "df", "p_value", "p_value_reverse", "alpha", "verdict", "labeller",
            "spread_value_std", "spread_reference_std", "spread_n_seeds"]
 
 
-def verdict_rule(alpha: float) -> str:
-    """The rule every verdict follows, as the claims file states it."""
+def verdict_rule(alpha: float, par_margin: float | None = None) -> str:
+    """The rule every verdict follows, as the claims file states it (with the "on a par" rule when
+    `par_margin` is given)."""
+    par = "" if par_margin is None else (
+        f" A claim that two methods are **on a par** is judged by {PAR_TEST} of the margins d_s = value_s - "
+        f"reference_s against the band \u00b1{par_margin:g} points: it **holds** when both H1: mean d > "
+        f"-{par_margin:g} and H1: mean d < +{par_margin:g} give p < {alpha:g} (p is the larger of the two), "
+        f"**does not hold** when H1: mean d > +{par_margin:g} or H1: mean d < -{par_margin:g} gives p < "
+        f"{alpha:g}, and is **inconclusive** otherwise.")
     return (f"Per seed s, the margin d_s = value_s - ratio x reference_s (ratio 1 unless the claim says "
             f"otherwise). The verdict is a {TEST} of the margins over the seeds: t = mean(d) / (std(d) / "
             f"sqrt(n)) (sample std, ddof = 1) with n - 1 degrees of freedom, p = P(T >= t), the p-value of "
             f"H1: mean margin > 0. A claim **holds** when p < {alpha:g}, **does not hold** when the reverse "
             f"test (H1: mean margin < 0) gives p < {alpha:g}, and is **inconclusive** otherwise. With one "
             f"seed there is no spread to test against: the verdict is **not tested**, beside the measured "
-            f"margin. Claims true by construction are **sanity checks**, shown but not counted.")
+            f"margin. Claims true by construction are **sanity checks**, shown but not counted." + par)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """`method` scores above `ratio` x `reference`'s `metric`, at the same K and calibration.
-    `sanity_check`: why the claim holds by construction (None for a claim the run can refute)."""
+    """`method` scores above `ratio` x `reference`'s `metric` (relation `beats`), or within
+    +-`par_margin` of it (relation `par`), at the same K and calibration. `sanity_check`: why the
+    claim holds by construction (None for a claim the run can refute)."""
     name: str
     method: str
     reference: str
     metric: str = "unseen_miou"
     ratio: float = 1.0
     sanity_check: str | None = None
+    relation: str = "beats"
+
+    def __post_init__(self):
+        if self.relation not in RELATIONS:
+            raise ValueError(f"claim {self.name!r}: relation must be one of {RELATIONS}, got {self.relation!r}")
+        if self.relation == "par" and self.ratio != 1.0:
+            raise ValueError(f"claim {self.name!r}: an 'on a par' claim compares the values themselves (ratio 1)")
 
 
 CLAIMS = (
@@ -102,13 +125,39 @@ def margin_test(margins: np.ndarray) -> MarginTest:
     return MarginTest(t, n - 1, float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1)))
 
 
-def verdict(margins: np.ndarray, alpha: float) -> str:
-    """`verdict_rule` applied to the per-seed margins."""
+def par_test(margins: np.ndarray, par_margin: float) -> MarginTest:
+    """Equivalence of two methods within +-`par_margin`, by two one-sided t-tests of the margins.
+
+    `p` is the TOST p-value, the larger of the p's of H1: mean > -delta and H1: mean < +delta
+    (small when the mean margin lies inside the band); `p_reverse` the smaller of the p's of
+    H1: mean > +delta and H1: mean < -delta (small when it lies outside); `t` the statistic of
+    the binding side of the TOST. NaN for fewer than two seeds."""
+    if not par_margin > 0:
+        raise ValueError(f"claims.par_margin must be a positive number of points, got {par_margin}")
+    d = np.round(np.asarray(margins, dtype=float), 6)
+    n = len(d)
+    if n < 2:
+        return MarginTest(math.nan, max(n - 1, 0), math.nan, math.nan)
+    lower, upper = margin_test(d + par_margin), margin_test(d - par_margin)  # H1: d > -delta; H1: d - delta > 0
+    p_inside = max(lower.p, upper.p_reverse)
+    p_outside = min(upper.p, lower.p_reverse)
+    t = lower.t if lower.p >= upper.p_reverse else upper.t
+    return MarginTest(t, n - 1, p_inside, p_outside)
+
+
+def claim_test(margins: np.ndarray, claim: Claim, par_margin: float) -> MarginTest:
+    """The claim's test of its per-seed margins: `margin_test`, or `par_test` for an "on a par" claim."""
+    return par_test(margins, par_margin) if claim.relation == "par" else margin_test(margins)
+
+
+def verdict(margins: np.ndarray, alpha: float, test: MarginTest | None = None) -> str:
+    """`verdict_rule` applied to the per-seed margins (`test`: their claim's test, by default the
+    one-sided `margin_test`)."""
     if len(margins) == 0 or np.isnan(margins).any():
         return NOT_MEASURED
     if len(margins) < 2:
         return NOT_TESTED
-    test = margin_test(margins)
+    test = margin_test(margins) if test is None else test
     return HOLDS if test.p < alpha else FAILS if test.p_reverse < alpha else INCONCLUSIVE
 
 
@@ -129,12 +178,12 @@ def _std(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
-def check_claims(results, dataset: str, ks: Iterable[int], *, alpha: float, claims: Iterable[Claim] = CLAIMS,
-                 spread: pd.DataFrame | None = None) -> pd.DataFrame:
+def check_claims(results, dataset: str, ks: Iterable[int], *, alpha: float, par_margin: float = math.nan,
+                 claims: Iterable[Claim] = CLAIMS, spread: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (claim, K, calibration), measured or not: means and stds over the seeds both
     rows share, the per-seed margins, their t-test at `alpha` and the verdict, and for ZS5Net
-    whether the reference is its labeller. `spread` (`zs3core.seed_spread.read_spread`) supplies
-    the quoted spread."""
+    whether the reference is its labeller. `par_margin`: the band of the "on a par" claims.
+    `spread` (`zs3core.seed_spread.read_spread`) supplies the quoted spread."""
     if not 0 < alpha < 1:
         raise ValueError(f"claims.alpha must lie strictly between 0 and 1, got {alpha}")
     df = load_results(results)
@@ -154,14 +203,15 @@ def check_claims(results, dataset: str, ks: Iterable[int], *, alpha: float, clai
                 seeds = sorted(set(ours.index) & set(ref.index))
                 v, r = ours.reindex(seeds).to_numpy(), ref.reindex(seeds).to_numpy()
                 d = v - claim.ratio * r
-                test = margin_test(d)
+                test = claim_test(d, claim, par_margin)
                 value_spread = quoted.get((dataset, claim.method, cal, K, claim.metric), (math.nan, 0))
                 ref_spread = quoted.get((dataset, claim.reference, cal, K, claim.metric), (math.nan, 0))
                 mean_v, mean_r = (float(v.mean()), float(r.mean())) if seeds else (math.nan, math.nan)
                 rows.append({
-                    "claim": claim.name, "sanity_check": claim.sanity_check is not None, "K": K,
-                    "metric": claim.metric, "calibration": cal,
+                    "claim": claim.name, "relation": claim.relation, "sanity_check": claim.sanity_check is not None,
+                    "K": K, "metric": claim.metric, "calibration": cal,
                     "method": claim.method, "reference": claim.reference, "ratio_required": claim.ratio,
+                    "par_margin": par_margin if claim.relation == "par" else math.nan,
                     "n_seeds": len(seeds), "seeds": ";".join(map(str, seeds)),
                     "value": mean_v, "value_std": _std(v), "reference_value": mean_r, "reference_std": _std(r),
                     "ratio": mean_v / mean_r if seeds and mean_r else math.nan,
@@ -169,7 +219,7 @@ def check_claims(results, dataset: str, ks: Iterable[int], *, alpha: float, clai
                     "margins": ";".join(f"{s}:{x:+.2f}" for s, x in zip(seeds, d)),
                     "t": test.t, "df": test.df if len(seeds) > 1 else None,
                     "p_value": test.p, "p_value_reverse": test.p_reverse, "alpha": alpha,
-                    "verdict": verdict(d, alpha), "labeller": None if labeller is None else labeller == cal,
+                    "verdict": verdict(d, alpha, test), "labeller": None if labeller is None else labeller == cal,
                     "spread_value_std": value_spread[0], "spread_reference_std": ref_spread[0],
                     "spread_n_seeds": max(value_spread[1], ref_spread[1]),
                 })
@@ -251,7 +301,8 @@ def verdict_counts(df: pd.DataFrame) -> dict[str, int]:
 def claims_markdown(df: pd.DataFrame, dataset: str, *, alpha: float, spread_source: str | None = None) -> str:
     """The verdicts as Markdown: the rule, the counts, a summary per claim, raw and calibrated side
     by side per K, and the per-seed margins with their test."""
-    lines = [f"# The paper's claims on {dataset}", "", verdict_rule(alpha), ""]
+    bands = df.loc[df["relation"] == "par", "par_margin"].dropna()
+    lines = [f"# The paper's claims on {dataset}", "", verdict_rule(alpha, bands.iloc[0] if len(bands) else None), ""]
     n = int(df["n_seeds"].max()) if len(df) else 0
     if n == 0:
         lines += ["No claim could be measured: none of the compared rows exist.", ""]
