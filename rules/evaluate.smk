@@ -15,7 +15,7 @@ rule evaluate_step0:
                          category="Per-class metrics", subcategory="{dataset}"),
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method="seenonly|baseline",
+        method=evaluated_pattern("step0"),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
@@ -76,7 +76,7 @@ rule evaluate_retrained:
                          category="Per-class metrics", subcategory="{dataset}"),
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method=r"zs3|zs3gc|ceiling|zs5|zs5_p\d+",
+        method=evaluated_pattern("retrained"),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,

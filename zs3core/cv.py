@@ -48,12 +48,13 @@ from zs3core.calibration import apply_gamma
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
+from zs3core.methods import cv_kinds
 from zs3core.metrics import summarize
 from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import GeneratorRows, fit_gmmn, resolve_config
 
-KINDS = ("zs3", "ceiling")
+KINDS = cv_kinds()  # the methods with a gamma cross-validation of their own (zs3core/methods.py)
 BACKGROUND = 0
 
 

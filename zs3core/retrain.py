@@ -41,10 +41,11 @@ from zs3core.curves import classifier_loss_csv, write_classifier_curve
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
+from zs3core.methods import METHODS as ALL_METHODS
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import generated_blocks, load_generator
 
-METHODS = ("zs3", "zs3gc", "zs5", "ceiling", "named")
+METHODS = tuple(m.name for m in ALL_METHODS if m.retrains_classifier)  # zs3core/methods.py
 PROTOCOLS = ("strict", "authors")
 
 
