@@ -10,7 +10,7 @@ from test_cv import CLASSIFIER, CV_CFG, HOLDOUT, write_toy
 from zs3core import cv, cv_selftrain
 from zs3core.features import FeatureFile
 from zs3core.selftrain import top_p_pseudo_labels
-from zs3core.train.generator import GeneratorRows
+from zs3core.train.generator_kit import GeneratorRows
 
 
 def test_top_p_rows_keeps_the_most_confident_rows_carrying_p_percent_of_the_pixels():

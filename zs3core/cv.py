@@ -52,7 +52,8 @@ from zs3core.methods import cv_kinds
 from zs3core.metrics import summarize
 from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
-from zs3core.train.generator import GeneratorRows, fit_gmmn, resolve_config
+from zs3core.train.generator import fit_gmmn, resolve_config
+from zs3core.train.generator_kit import GeneratorRows
 
 KINDS = cv_kinds()  # the methods with a gamma cross-validation of their own (zs3core/methods.py)
 BACKGROUND = 0
