@@ -250,10 +250,10 @@ def zs5_inputs(wildcards):
     if stage_config(config, "selftrain", wildcards.dataset)["mode"] == "finetune":
         return {"checkpoint": f"checkpoints/{run}/seenonly.pt", "zs3": f"classifiers/{run}/zs3.pt",
                 "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
-                "holdout": f"data/{wildcards.dataset}/holdout.txt"} | p_cv
+                "holdout": f"data/{wildcards.dataset}/holdout.txt", "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
             "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt",
-            "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv  # ZS3Net's CV gamma (no CV of its own)
+            "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv  # ZS3Net's CV gamma in both modes (no CV of its own)
 
 
 def finetune_settings(wildcards):
