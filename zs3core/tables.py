@@ -25,9 +25,10 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from zs3core.methods import BY_NAME, METHODS, table_methods
+from zs3core.metrics import SUMMARY_KEYS
 from zs3core.io import write_text
 
-METRICS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
+METRICS = SUMMARY_KEYS  # every metric of a results row but the vanilla one (zs3core/metrics.py)
 RESULT_METRICS = METRICS + ["vanilla_unseen_miou"]
 REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
