@@ -7,7 +7,7 @@ rule evaluate_step0:
     input:
         checkpoint="checkpoints/{dataset}{seedtag}/k{K}/{method}.pt",
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if wc.method == "baseline" else [],
+        embeddings=lambda wc: embedding_table(wc.dataset) if BY_NAME[wc.method].step0_embeddings else [],
     output:
         metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
                        category="Metrics", subcategory="{dataset}"),

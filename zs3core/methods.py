@@ -31,7 +31,8 @@ class Method:
     itself has a cross-validation of its own. `in_paper`: the paper reports its rows (their
     `_paper` columns are filled), `paper_method` the paper's method whose numbers it sits beside.
     `per_p`: also built per ZS5Net p (`{name}_p{p}`). `figures`: may be drawn in the qualitative
-    figure and predicted (`figures.methods`).
+    figure and predicted (`figures.methods`). `step0_embeddings`: a step-0 network that reads the
+    class table (trained and evaluated with it: the embedding baselines).
     """
     name: str
     label: str
@@ -46,6 +47,7 @@ class Method:
     paper_method: str | None = None
     per_p: bool = False
     figures: bool = False
+    step0_embeddings: bool = False
 
     @property
     def retrains_classifier(self) -> bool:
@@ -54,7 +56,7 @@ class Method:
 
 METHODS = (
     Method("supervised", "Supervised", "supervised", "supervised", tables=(1, 3), in_paper=True),
-    Method("baseline", "Baseline", "strict", "step0", tables=(1, 2, 3), in_paper=True),
+    Method("baseline", "Baseline", "strict", "step0", tables=(1, 2, 3), in_paper=True, step0_embeddings=True),
     Method("zs3", "ZS3Net", FOLLOWS_CLASSIFIER, "retrained", tables=(1, 2, 3), generator="generator", bank="gmmn",
            classifier_rows="real seen rows + the GMMN's unseen bank (or its features at unseen masks, "
                            "classifier.protocol: authors)", cv_gamma="zs3", in_paper=True, figures=True),
