@@ -38,7 +38,7 @@ rule evaluate_authors:
         per_class="results/{dataset}{seedtag}_k{K}_{method}_per_class.csv",
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method="authorszs3|authorszs3gc",
+        method=evaluated_pattern("authors"),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,

@@ -10,6 +10,7 @@ from snakemake.utils import min_version
 
 from zs3core.authors import authors_file, file_name, published, resolve_architecture, with_authors_backbone
 from zs3core.authors_embeddings import FORMAT as AUTHORS_EMBEDDINGS
+from zs3core.claims import claim_methods as claims_compare
 from zs3core.config import (ConfigError, canonicalise, check_config, deep_merge, embedding_source, source_normalisation,
                             split_ks, stage_config, unseen_classes)
 from zs3core.config_schema import validate_config
@@ -18,10 +19,11 @@ from zs3core.curves import tensorboard_available
 from zs3core.data.images import image_files
 from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
 from zs3core.embeddings import MissingWordsError, check_vocabulary
+from zs3core.methods import (BY_NAME, classifier_methods, cv_kinds, evaluated_pattern, figure_pattern, split_methods,
+                             table_methods)
 from zs3core.named import named_model, named_tag, new_names
 from zs3core.prerequisites import external_files, require as require_external
 from zs3core.provenance import GENERATOR_METHODS, row_meta
-from zs3core.tables import METHOD_LABELS
 
 min_version("9.0")
 
@@ -151,10 +153,9 @@ def default_targets():
 
 
 def claim_methods(dataset):
-    """The methods whose rows the claims compare: the Table 1 set, plus ZS5Net and GC where this
-    dataset's tables build them (Table 4, Table 3)."""
-    tables = dataset_config(dataset).get("tables", [])
-    return ["baseline", "seenonly", "zs3", "ceiling"] + ["zs5"] * (4 in tables) + ["zs3gc"] * (3 in tables)
+    """The methods whose rows the claims compare where this dataset's tables show them
+    (zs3core/claims.py, zs3core/methods.py)."""
+    return claims_compare(dataset_config(dataset).get("tables", []))
 
 
 def segmenter_config(dataset):
@@ -249,10 +250,10 @@ def zs5_inputs(wildcards):
     if stage_config(config, "selftrain", wildcards.dataset)["mode"] == "finetune":
         return {"checkpoint": f"checkpoints/{run}/seenonly.pt", "zs3": f"classifiers/{run}/zs3.pt",
                 "index": f"data/{wildcards.dataset}/index.csv", "pseudo": f"pseudo/{run}/p{wildcards.p}",
-                "holdout": f"data/{wildcards.dataset}/holdout.txt"} | p_cv
+                "holdout": f"data/{wildcards.dataset}/holdout.txt", "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv
     return {"features": f"features/{run}/train.h5", "synthetic": f"banks/{run}/gmmn.h5",
             "pseudo": f"features/{run}/pseudo_p{wildcards.p}.h5", "holdout": f"data/{wildcards.dataset}/holdout.txt",
-            "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv  # ZS3Net's CV gamma (no CV of its own)
+            "cv_gamma": f"cv/{run}/gamma_zs3.json"} | p_cv  # ZS3Net's CV gamma in both modes (no CV of its own)
 
 
 def finetune_settings(wildcards):
@@ -283,14 +284,24 @@ def authors_input(wildcards, kind):
     return str(authors_file(segmenter_config(wildcards.dataset), fmt, kind, wildcards.K))
 
 
-def authors_results(dataset):
-    """Results of the authors' stage-2 models that Tables 1 and 3 show: those in `authors_dir`."""
+def authors_results(dataset, kinds):
+    """Results of the authors' stage-2 models of `kinds` (methods evaluated `authors`, which a
+    table shows): those whose files are in `authors_dir`."""
     seg, fmt = segmenter_config(dataset), dataset_config(dataset)["format"]
     if not seg.get("authors_dir"):
         return []
     return [f"results/{dataset}{seed_tag(s)}_k{k}_{kind}.csv" for s in SEEDS for k in split_ks(config, dataset)
-            for kind in ("authorszs3", "authorszs3gc")
+            for kind in kinds
             if published(fmt, kind, k) and Path(seg["authors_dir"], file_name(fmt, kind, k)).is_file()]
+
+
+def table_results(dataset, table, ks=None):
+    """The results CSVs paper table `table` reads (its methods in zs3core/methods.py): its per-split
+    methods' at `ks` (default: the dataset's), the oracle's where it shows one, and the authors'
+    models' where their files are."""
+    shown = table_methods(table)
+    return table_inputs(dataset, split_methods([table]), ks=ks, supervised="supervised" in shown) + \
+        authors_results(dataset, [m for m in shown if BY_NAME[m].evaluation == "authors"])
 
 
 def table_inputs(dataset, methods, ks=None, supervised=False):
@@ -337,7 +348,7 @@ def curve_classifiers(dataset, K):
     so the tables) compare and the figures draw at K, and Figure 5's sweep at its K."""
     figures, selftrain = config["figures"], stage_config(config, "selftrain", dataset)
     methods = claim_methods(dataset) + (figures["methods"] if K in figures["ks"] else [])
-    names = [m for m in ("zs3", "ceiling", "zs3gc") if m in methods]
+    names = [m for m in classifier_methods() if m in methods and not BY_NAME[m].per_p]
     ps = [selftrain_p(dataset)] * ("zs5" in methods) + [m.removeprefix("zs5_p") for m in methods if m.startswith("zs5_p")]
     if dataset in figures["fig5_datasets"] and K == selftrain["sweep_k"]:
         ps += [f"{p:g}" for p in selftrain["p_sweep"]]
@@ -354,11 +365,10 @@ def curve_inputs(wildcards):
     run, methods = f"{ds}{tag}/k{K}", claim_methods(ds)
     classifiers = curve_classifiers(ds, K)
     inputs = {kind: f"checkpoints/{run}/{kind}.pt" for kind in ("seenonly", "baseline") if kind in methods}
-    inputs["gmmn"] = f"generators/{run}/gmmn_loss.csv"
-    if "zs3gc" in classifiers:
-        inputs["gc"] = f"generators/{run}/gc_loss.csv"
+    banks = dict.fromkeys(BY_NAME[name.partition("_p")[0]].bank for name in classifiers)
+    inputs |= {bank: f"generators/{run}/{bank}_loss.csv" for bank in banks if bank}
     inputs |= {name: f"classifiers/{run}/{name}.pt" for name in classifiers}
-    inputs |= {f"cv_{kind}": f"cv/{run}/gamma_{kind}.json" for kind in ("zs3", "ceiling") if kind in classifiers}
+    inputs |= {f"cv_{kind}": f"cv/{run}/gamma_{kind}.json" for kind in cv_kinds() if kind in classifiers}
     return inputs
 
 
@@ -372,14 +382,14 @@ def method_classifiers(wildcards, methods):
     """{method: classifier file} of the methods that retrain the classifier (not `seenonly`)."""
     return {m: classifier_file(SimpleNamespace(dataset=wildcards.dataset, seedtag=wildcards.seedtag, K=wildcards.K,
                                                method=m))
-            for m in methods if m != "seenonly"}
+            for m in methods if BY_NAME[m.partition("_p")[0]].retrains_classifier}
 
 
 def method_title(dataset, method):
     """A figure column's name: the tables' label, with ZS5Net's p."""
     base, _, p = method.partition("_p")
     p = p or (selftrain_p(dataset) if base == "zs5" else "")
-    return METHOD_LABELS[base] + (" (p by CV)" if p == "cv" else f" (p={p}%)" if p else "")
+    return BY_NAME[base].label + (" (p by CV)" if p == "cv" else f" (p={p}%)" if p else "")
 
 
 def p_sweep_results(wildcards):
@@ -470,13 +480,23 @@ def first_images_param():
     return {}
 
 
-# Zero-shot cross-validation (rules/cv.smk).
-def cv_classifier_settings():
-    """The classifier settings a cross-validation trains with: not the calibration rule (a rule
-    change reruns no cross-validation), only its gamma grid."""
-    return {k: v for k, v in config["classifier"].items() if k not in ("protocol", "calibration")} | {
-        "calibration": {"gammas": config["classifier"]["calibration"]["gammas"]}}
+def classifier_settings(dataset, job="retrain"):
+    """The `classifier` settings (the dataset's, `stage_config`) a rule's job trains with, as its
+    params. `retrain`: all of them; `bank`: without `protocol`, for a classifier whose unseen rows
+    are always its generator's bank; `cv`: a cross-validation's, without `protocol` and with only
+    the gamma grid of `calibration` (a calibration rule change reruns no cross-validation)."""
+    settings = stage_config(config, "classifier", dataset)
+    if job == "retrain":
+        return settings
+    if job == "bank":
+        return {k: v for k, v in settings.items() if k != "protocol"}
+    if job == "cv":
+        return {k: v for k, v in settings.items() if k not in ("protocol", "calibration")} | {
+            "calibration": {"gammas": settings["calibration"]["gammas"]}}
+    raise ValueError(f"unknown classifier job {job!r}: retrain, bank or cv")
 
+
+# Zero-shot cross-validation (rules/cv.smk).
 
 def cv_report_splits(dataset):
     """Per seed and split: the cross-validation's files and the ZS3Net / ceiling results CSVs."""

@@ -17,11 +17,11 @@ rule cross_validate:
         gamma="cv/{dataset}{seedtag}/k{K}/gamma_{kind}.json",
         sweep="cv/{dataset}{seedtag}/k{K}/sweep_{kind}.csv",
     wildcard_constraints:
-        kind="zs3|ceiling",
+        kind="|".join(cv_kinds()),
     params:
         cv=config["cv"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
-        classifier=cv_classifier_settings(),
+        classifier=lambda wc: classifier_settings(wc.dataset, "cv"),
         n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
         dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if wc.kind == "zs3" else None,
         seed=seed_of,
@@ -51,7 +51,7 @@ rule cross_validate_p:
     params:
         cv=config["cv"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset),
-        classifier=cv_classifier_settings(),
+        classifier=lambda wc: classifier_settings(wc.dataset, "cv"),
         n_per_class=config["bank"]["n_per_class"],
         dropout_at_generation=config["bank"]["dropout_at_generation"],
         p_grid=lambda wc: stage_config(config, "selftrain", wc.dataset)["p_grid"],

@@ -7,7 +7,7 @@ rule evaluate_step0:
     input:
         checkpoint="checkpoints/{dataset}{seedtag}/k{K}/{method}.pt",
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if wc.method == "baseline" else [],
+        embeddings=lambda wc: embedding_table(wc.dataset) if BY_NAME[wc.method].step0_embeddings else [],
     output:
         metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
                        category="Metrics", subcategory="{dataset}"),
@@ -15,7 +15,7 @@ rule evaluate_step0:
                          category="Per-class metrics", subcategory="{dataset}"),
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method="seenonly|baseline",
+        method=evaluated_pattern("step0"),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
@@ -76,7 +76,7 @@ rule evaluate_retrained:
                          category="Per-class metrics", subcategory="{dataset}"),
         confusion="results/{dataset}{seedtag}_k{K}_{method}_confusion.npy",
     wildcard_constraints:
-        method=r"zs3|zs3gc|ceiling|zs5|zs5_p\d+",
+        method=evaluated_pattern("retrained"),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,

@@ -91,7 +91,7 @@ rule predict:
     output:
         directory("predictions/{dataset}{seedtag}_k{K}_{method}"),
     wildcard_constraints:
-        method=r"seenonly|zs3|ceiling|zs5|zs5_p\d+",
+        method=figure_pattern(),
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,

@@ -64,8 +64,7 @@ rule retrain_zs3gc:
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier=lambda wc: {k: v for k, v in stage_config(config, "classifier", wc.dataset).items()
-                               if k != "protocol"},  # always the bank
+        classifier=lambda wc: classifier_settings(wc.dataset, "bank"),
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

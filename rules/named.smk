@@ -46,7 +46,7 @@ rule retrain_named:
         classes=lambda wc: named_split(wc).classes,
         unseen=lambda wc: named_split(wc).unseen,
         merged=lambda wc: named_split(wc).merged,
-        classifier=config["classifier"],
+        classifier=lambda wc: classifier_settings(wc.dataset),
         n_per_class=config["bank"]["n_per_class"],
         dropout_at_generation=config["bank"]["dropout_at_generation"],
         seed=seed_of,

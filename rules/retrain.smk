@@ -15,7 +15,7 @@ rule retrain_zs3:
         method="zs3",
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier=lambda wc: stage_config(config, "classifier", wc.dataset),
+        classifier=lambda wc: classifier_settings(wc.dataset),
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:
@@ -41,7 +41,7 @@ rule retrain_ceiling:
         method="ceiling",
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier=lambda wc: stage_config(config, "classifier", wc.dataset),
+        classifier=lambda wc: classifier_settings(wc.dataset),
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

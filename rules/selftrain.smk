@@ -87,7 +87,7 @@ rule retrain_zs5:
     params:
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
-        classifier=lambda wc: stage_config(config, "classifier", wc.dataset),
+        classifier=lambda wc: classifier_settings(wc.dataset),
         finetune=finetune_settings,
         segmenter=lambda wc: segmenter_config(wc.dataset),
         work_dir=lambda wc: f"classifiers/{wc.dataset}{wc.seedtag}/k{wc.K}/zs5_p{wc.p}.work",

@@ -7,13 +7,13 @@ rule train_step0:
     input:
         external_inputs("backbone_weights"),
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
+        embeddings=lambda wc: embedding_table(wc.dataset) if BY_NAME[wc.kind].step0_embeddings else [],
         init=baseline_init,
         holdout=stage_holdout,
     output:
         "checkpoints/{dataset}{seedtag}/k{K}/{kind}.pt",
     wildcard_constraints:
-        kind="seenonly|baseline",
+        kind=evaluated_pattern("step0"),
         dataset=step0_dataset_constraint(),  # not the seen-only checkpoints of segmenter.init: authors
     params:
         classes=lambda wc: class_names(wc.dataset),

@@ -8,8 +8,7 @@ rule table1:
     calibrated), with the seen-only model and the real-feature ceiling as reference rows."""
     localrule: True
     input:
-        lambda wc: table_inputs(wc.dataset, ["baseline", "zs3", "seenonly", "ceiling"], supervised=True)
-        + authors_results(wc.dataset),
+        lambda wc: table_results(wc.dataset, 1),
     output:
         csv="results/table1_{dataset}.csv",
         md=report("results/table1_{dataset}.md", caption="../report/table1.rst", category="Tables"),
@@ -31,7 +30,7 @@ rule table2:
     """Table 2 layout: generalized vs vanilla unseen mIoU at the largest K."""
     localrule: True
     input:
-        lambda wc: table_inputs(wc.dataset, ["baseline", "zs3"], ks=split_ks(config, wc.dataset)[-1:]),
+        lambda wc: table_results(wc.dataset, 2, ks=split_ks(config, wc.dataset)[-1:]),
     output:
         csv="results/table2_{dataset}.csv",
         md=report("results/table2_{dataset}.md", caption="../report/table2.rst", category="Tables"),
@@ -53,8 +52,7 @@ rule table3:
     """Table 3 layout (Context-style): as Table 1, with the graph-context (ZS3Net + GC) rows."""
     localrule: True
     input:
-        lambda wc: table_inputs(wc.dataset, ["baseline", "zs3", "zs3gc", "seenonly", "ceiling"], supervised=True)
-        + authors_results(wc.dataset),
+        lambda wc: table_results(wc.dataset, 3),
     output:
         csv="results/table3_{dataset}.csv",
         md=report("results/table3_{dataset}.md", caption="../report/table3.rst", category="Tables"),
@@ -76,7 +74,7 @@ rule table4:
     """Table 4 layout: ZS5Net (self-training) per K, raw and calibrated."""
     localrule: True
     input:
-        lambda wc: table_inputs(wc.dataset, ["zs5"]),
+        lambda wc: table_results(wc.dataset, 4),
     output:
         csv="results/table4_{dataset}.csv",
         md=report("results/table4_{dataset}.md", caption="../report/table4.rst", category="Tables"),

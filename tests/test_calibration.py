@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from zs3core.calibration import apply_gamma, choose_gamma, unseen_rate
+from zs3core.calibration import apply_gamma, calibration_gammas, choose_gamma, unseen_rate
 
 
 def test_apply_gamma_only_touches_seen_classes():
@@ -27,3 +27,12 @@ def test_gamma_falls_back_to_zero_when_already_unseen_biased():
     logits = torch.tensor([[0.0, 1.0]])  # class 1 unseen wins already
     gamma, _ = choose_gamma(logits, seen=[0], grid=[0, 1, 2], max_unseen_rate=0.05)
     assert gamma == 0.0
+
+
+def test_every_classifier_records_both_rules_and_refuses_a_rule_without_its_gamma():
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.0, 2.0, 1.5]])  # both rows seen; unseen class 2 wins from gamma 1
+    calibration = {"gammas": [0, 0.5, 1, 2], "max_unseen_rate": 0.0, "rule": "cv"}
+    gammas, _ = calibration_gammas(logits, [0, 1], calibration, cv_gamma=2)
+    assert gammas == {"rate": 0.5, "cv": 2.0}
+    with pytest.raises(ValueError, match="classifier.calibration.rule is 'cv'"):
+        calibration_gammas(logits, [0, 1], calibration)

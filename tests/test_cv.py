@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from fixtures import config_section
-from zs3core import cv
+from zs3core import calibration, cv
 from zs3core.features import FeatureFile, FeatureWriter
-from zs3core.retrain import calibration_rows
+from zs3core.classifiers import calibration_rows
 
 CLASSES = ["background", "cat", "dog", "sheep", "cow"]  # cow unseen
 CENTRES = np.array([[6.0, 0.0], [0.0, 6.0], [-6.0, 0.0], [0.0, -6.0], [6.0, 6.0]])
@@ -38,11 +38,11 @@ def test_unbiased_logits_get_gamma_zero_and_seen_biased_ones_the_smallest_best_g
     # classes 0, 1 seen, 2 pseudo-unseen; one row each
     labels = np.array([0, 1, 2])
     unbiased = torch.tensor([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0]])
-    gamma, sweep = cv.choose_gamma_by_hiou(unbiased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [0, 0.5, 1, 1.5, 2, 4])
+    gamma, sweep = calibration.choose_gamma_by_hiou(unbiased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [0, 0.5, 1, 1.5, 2, 4])
     assert gamma == 0 and sweep[0]["hiou"] == 1.0
     # the pseudo row loses to seen class 1 by 1: gamma 1.5 and 2 are perfect, 4 flips the seen rows
     biased = torch.tensor([[3.0, 0, 0], [0, 3.0, 0], [0, 1.0, 0]])
-    gamma, sweep = cv.choose_gamma_by_hiou(biased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [4, 2, 1.5, 1, 0.5, 0],
+    gamma, sweep = calibration.choose_gamma_by_hiou(biased, labels, np.ones(3), ONE_IMAGE, [0, 1], [2], [4, 2, 1.5, 1, 0.5, 0],
                                            choice="best")
     assert gamma == 1.5
     assert [s["gamma"] for s in sweep] == [0, 0.5, 1, 1.5, 2, 4]
@@ -55,10 +55,10 @@ def test_weights_decide_between_gammas():
     # 0.656 at gamma 0, 0.25 at 1; weights (1, 1, 10, 1): 0.156 at gamma 0, 0.647 at 1
     labels = np.array([0, 1, 2, 2])
     logits = torch.tensor([[3.0, 0, 0], [0, 0.5, 0], [0, 0.5, 0], [0, 0, 3.0]])
-    heavy_seen, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 10, 1, 1]), np.zeros(4), [0, 1], [2],
+    heavy_seen, sweep = calibration.choose_gamma_by_hiou(logits, labels, np.array([1.0, 10, 1, 1]), np.zeros(4), [0, 1], [2],
                                                 [0, 1], choice="best")
     assert [round(s["hiou"], 3) for s in sweep] == [0.656, 0.25]
-    heavy_pseudo, sweep = cv.choose_gamma_by_hiou(logits, labels, np.array([1.0, 1, 10, 1]), np.zeros(4), [0, 1], [2],
+    heavy_pseudo, sweep = calibration.choose_gamma_by_hiou(logits, labels, np.array([1.0, 1, 10, 1]), np.zeros(4), [0, 1], [2],
                                                   [0, 1], choice="best")
     assert [round(s["hiou"], 3) for s in sweep] == [0.156, 0.647]
     assert heavy_seen == 0 and heavy_pseudo == 1
@@ -81,26 +81,26 @@ def test_one_standard_error_keeps_gamma_zero_when_the_gain_is_within_the_noise()
     # 5 images of each kind, pooled: at gamma 0 IoU 1, 20/25 and 15/20 (classes 0, 1, 2), hIoU 0.818;
     # at gamma 1 IoU 1, 15/20, 20/25, hIoU 0.836. Which is better hangs on which images are drawn.
     logits, labels, images = scored_rows([IMAGE_A] * 5 + [IMAGE_B] * 5)
-    best, sweep = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1],
+    best, sweep = calibration.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1],
                                           choice="best")
-    careful, _ = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
+    careful, _ = calibration.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
     assert best == 1 and careful == 0
     assert [round(s["hiou"], 3) for s in sweep] == [0.818, 0.836]
     assert 0 < sweep[1]["hiou"] - sweep[0]["hiou"] < sweep[1]["hiou_se"]
     # the same gain on every image is no noise: the standard error is 0 and the offset is taken
     logits, labels, images = scored_rows([IMAGE_A] * 4)
-    careful, sweep = cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
+    careful, sweep = calibration.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1])
     assert careful == 1 and [s["hiou_se"] for s in sweep] == [0.0, 0.0]
     assert [round(s["hiou"], 3) for s in sweep] == [0.625, 1.0]
 
 
 def test_the_bootstrap_is_fixed_by_the_seed():
     logits, labels, images = scored_rows([IMAGE_A] * 3 + [IMAGE_B] * 4)
-    runs = [cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], seed=s)[1]
+    runs = [calibration.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], seed=s)[1]
             for s in (0, 0, 1)]
     assert runs[0] == runs[1] and runs[0][1]["hiou_se"] != runs[2][1]["hiou_se"]
     with pytest.raises(ValueError, match="cv.choice"):
-        cv.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], choice="median")
+        calibration.choose_gamma_by_hiou(logits, labels, np.ones(len(labels)), images, [0, 1], [2], [0, 1], choice="median")
 
 
 def test_pixel_weights_are_pixels_over_sampled_rows():

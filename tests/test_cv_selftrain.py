@@ -7,10 +7,10 @@ import torch
 
 from fixtures import config_section
 from test_cv import CLASSIFIER, CV_CFG, HOLDOUT, write_toy
-from zs3core import cv, cv_selftrain
+from zs3core import calibration, cv, cv_selftrain
 from zs3core.features import FeatureFile
 from zs3core.selftrain import top_p_pseudo_labels
-from zs3core.train.generator import GeneratorRows
+from zs3core.train.generator_kit import GeneratorRows
 
 
 def test_top_p_rows_keeps_the_most_confident_rows_carrying_p_percent_of_the_pixels():
@@ -99,8 +99,8 @@ def test_p_is_the_one_whose_pseudo_labels_move_the_boundary_right(monkeypatch, c
 
 def test_the_smallest_p_within_one_standard_error_of_the_best():
     sweep = [{"p": p, "hiou": h, "hiou_se": 0.07} for p, h in ((5, 0.50), (10, 0.55), (25, 0.60), (50, 0.58))]
-    assert cv.choose_by_hiou(sweep, "p", "one_standard_error") == 10  # 0.55 >= 0.60 - 0.07; 0.50 is not
-    assert cv.choose_by_hiou(sweep, "p", "best") == 25
+    assert calibration.choose_by_hiou(sweep, "p", "one_standard_error") == 10  # 0.55 >= 0.60 - 0.07; 0.50 is not
+    assert calibration.choose_by_hiou(sweep, "p", "best") == 25
 
 
 def test_p_cv_reads_no_unseen_image_and_trains_on_no_held_out_image(tmp_path, monkeypatch):

@@ -151,7 +151,7 @@ from zs3core.evaluate import evaluate_on_split
 from zs3core.feature_extraction import extract_features
 from zs3core.figures import qualitative_figure
 from zs3core.predict import load_predictor
-from zs3core.retrain import classifier_scorer
+from zs3core.classifiers import classifier_scorer
 from zs3core.selftrain import pseudo_label_pool
 from zs3core.train.step0 import load_step0
 from zs3core.models.deeplab import build_segmenter

@@ -1,6 +1,6 @@
 """Rule evaluate_retrained: seen-only segmenter + retrained classifier -> raw and calibrated metrics."""
 from zs3core.evaluate import evaluate_on_split
-from zs3core.retrain import calibration_rows, classifier_scorer, load_classifier
+from zs3core.classifiers import calibration_rows, classifier_scorer, load_classifier
 from zs3core.runlog import job_log
 from zs3core.train.step0 import load_step0
 

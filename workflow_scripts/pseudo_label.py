@@ -1,7 +1,7 @@
 """Rule pseudo_label: seen-only segmenter + ZS3 classifier -> pseudo/{dataset}/k{K}/p{p}/ (PNGs + index.csv)."""
 from zs3core.cv_selftrain import resolve_p
 from zs3core.holdout import read_holdout
-from zs3core.retrain import classifier_scorer, load_classifier
+from zs3core.classifiers import classifier_scorer, load_classifier
 from zs3core.runlog import job_log
 from zs3core.selftrain import pseudo_label_pool
 from zs3core.train.step0 import load_step0

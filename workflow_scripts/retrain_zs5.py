@@ -6,7 +6,8 @@ from zs3core.banks import read_bank
 from zs3core.cv import read_cv_gamma
 from zs3core.cv_selftrain import resolve_p
 from zs3core.holdout import read_holdout
-from zs3core.retrain import load_classifier, pseudo_rows, retrain
+from zs3core.classifiers import load_classifier
+from zs3core.retrain import pseudo_rows, retrain
 from zs3core.runlog import job_log
 from zs3core.selftrain import pseudo_index
 from zs3core.train.finetune import finetune_zs5
@@ -29,7 +30,8 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         finetune_zs5(load_step0("seenonly", snakemake.input.checkpoint, len(classes), seg),
                      load_classifier(snakemake.input.zs3), snakemake.input.index, pseudo_index(snakemake.input.pseudo),
                      classes, unseen, train, seg["train"], calibration, holdout, out_path=snakemake.output[0],
-                     work_dir=work_dir, provenance=provenance, log=log)
+                     work_dir=work_dir, cv_gamma=read_cv_gamma(snakemake.input.cv_gamma), provenance=provenance,
+                     log=log)
     else:
         bank = read_bank(snakemake.input.synthetic)
         retrain("zs5", snakemake.input.features, classes, unseen, snakemake.params.classifier, holdout=holdout,

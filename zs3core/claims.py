@@ -33,8 +33,8 @@ from typing import Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from zs3core.methods import METHODS
 from zs3core.seed_spread import spread_lookup
 from zs3core.tables import load_results
 
@@ -101,6 +101,20 @@ CLAIMS = (
 )
 
 
+def claim_methods(tables: Iterable[int]) -> list[str]:
+    """The methods whose rows the claims compare in a dataset showing `tables`: both sides of
+    every claim whose method one of those tables shows (zs3core/methods.py), in the method table's order."""
+    shown = {m.name for m in METHODS if set(m.tables) & set(tables)}
+    compared = {name for c in CLAIMS if c.method in shown for name in (c.method, c.reference)}
+    return [m.name for m in METHODS if m.name in compared]
+
+
+def _stats():
+    """scipy.stats, imported when a verdict is computed (the DAG reads `claim_methods` alone)."""
+    from scipy import stats
+    return stats
+
+
 class MarginTest(NamedTuple):
     """The t statistic, its degrees of freedom, p of H1: mean > 0 and p of the reverse H1: mean < 0."""
     t: float
@@ -121,8 +135,9 @@ def margin_test(margins: np.ndarray) -> MarginTest:
     if np.ptp(d) == 0:
         t = math.copysign(math.inf, d[0]) if d[0] else 0.0
     else:
-        t = float(stats.ttest_1samp(d, 0.0).statistic)
-    return MarginTest(t, n - 1, float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1)))
+        t = float(_stats().ttest_1samp(d, 0.0).statistic)
+    t_dist = _stats().t
+    return MarginTest(t, n - 1, float(t_dist.sf(t, n - 1)), float(t_dist.cdf(t, n - 1)))
 
 
 def par_test(margins: np.ndarray, par_margin: float) -> MarginTest:
@@ -240,7 +255,7 @@ def claims_csv(df: pd.DataFrame) -> str:
 
 def detectable_ratio(n: int, alpha: float) -> float:
     """With n seeds a claim holds only when mean(d) / std(d) exceeds this (t's critical value / sqrt(n))."""
-    return float(stats.t.ppf(1 - alpha, n - 1)) / math.sqrt(n)
+    return float(_stats().t.ppf(1 - alpha, n - 1)) / math.sqrt(n)
 
 
 def _num(x: float) -> str:
@@ -316,7 +331,7 @@ def claims_markdown(df: pd.DataFrame, dataset: str, *, alpha: float, spread_sour
     else:
         lines += [f"Verdicts over up to {n} seeds; values are mean \u00b1 std over seeds. With {n} seeds a claim "
                   f"holds only when its mean margin exceeds {detectable_ratio(n, alpha):.2f} times its std "
-                  f"(t > {stats.t.ppf(1 - alpha, n - 1):.2f}, {n - 1} degrees of freedom).", ""]
+                  f"(t > {_stats().t.ppf(1 - alpha, n - 1):.2f}, {n - 1} degrees of freedom).", ""]
     counts = verdict_counts(df)
     lines += [f"Claims counted (sanity checks left out): {sum(counts.values())} verdicts, "
               + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", ""]

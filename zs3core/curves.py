@@ -30,10 +30,13 @@ import numpy as np
 import pandas as pd
 
 from zs3core.io import atomic_dir, write_text
+from zs3core.methods import BY_NAME, classifier_methods, cv_kinds
 
 SEGMENTER_STAGES = ("seenonly", "baseline", "supervised")
-CLASSIFIER_STAGES = ("zs3", "ceiling", "zs3gc")  # and zs5_p{p}
-CV_STAGES = ("cv_zs3", "cv_ceiling")
+# The classifiers of the method table (zs3core/methods.py); a per-p method's as `{name}_p{p}`.
+CLASSIFIER_STAGES = tuple(m for m in classifier_methods() if not BY_NAME[m].per_p)
+PER_P_STAGES = tuple(f"{m}_p" for m in classifier_methods() if BY_NAME[m].per_p)  # + the p: zs5_p25
+CV_STAGES = tuple(f"cv_{kind}" for kind in cv_kinds())
 
 # panel (TensorBoard tag prefix) -> its title and y-axis; the order the figure follows
 PANELS = {
@@ -115,7 +118,7 @@ def stage_curves(stage: str, path: str | os.PathLike) -> list[Curve]:
         return _csv_curves(path, "gmmn", {"loss": "loss"})
     if stage == "gc":
         return _csv_curves(path, "gc", {"loss": "loss", "pixel_mmd": "pixel MMD", "node_mmd": "node MMD"})
-    if stage in CLASSIFIER_STAGES or stage.startswith("zs5_p"):
+    if stage in CLASSIFIER_STAGES or stage.startswith(PER_P_STAGES):
         for record, name in ((classifier_loss_csv(path), stage), (work_loss_csv(path), f"{stage} (fine-tuned)")):
             if record.is_file():
                 return _csv_curves(record, "classifiers", {"loss": name})
@@ -123,14 +126,14 @@ def stage_curves(stage: str, path: str | os.PathLike) -> list[Curve]:
     if stage in CV_STAGES:
         return _cv_curves(path, stage.removeprefix("cv_"))
     raise ValueError(f"unknown training stage {stage!r}: expected one of {SEGMENTER_STAGES + ('gmmn', 'gc')}, "
-                     f"{CLASSIFIER_STAGES}, zs5_p<p> or {CV_STAGES}")
+                     f"{CLASSIFIER_STAGES}, {' '.join(p + '<p>' for p in PER_P_STAGES)} or {CV_STAGES}")
 
 
 def stage_panels(stage: str) -> tuple[str, ...]:
     """The panels (keys of `PANELS`) a stage's curves go to."""
     if stage in SEGMENTER_STAGES or stage in ("gmmn", "gc"):
         return (stage,)
-    if stage in CLASSIFIER_STAGES or stage.startswith("zs5_p"):
+    if stage in CLASSIFIER_STAGES or stage.startswith(PER_P_STAGES):
         return ("classifiers",)
     if stage == "cv_zs3":
         return ("cv_gmmn", "cv_classifiers")

@@ -44,16 +44,17 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
-from zs3core.calibration import apply_gamma
+from zs3core.calibration import choose_gamma_by_hiou
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
-from zs3core.metrics import summarize
+from zs3core.methods import cv_kinds
 from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
-from zs3core.train.generator import GeneratorRows, fit_gmmn, resolve_config
+from zs3core.train.generator import fit_gmmn, resolve_config
+from zs3core.train.generator_kit import GeneratorRows
 
-KINDS = ("zs3", "ceiling")
+KINDS = cv_kinds()  # the methods with a gamma cross-validation of their own (zs3core/methods.py)
 BACKGROUND = 0
 
 
@@ -88,65 +89,6 @@ def pixel_weights(rows_image: np.ndarray, rows_class: np.ndarray, label_maps: di
         sampled = np.bincount(classes, minlength=pixels.size)
         weights[where] = pixels[classes] / sampled[classes]
     return weights
-
-
-CHOICES = ("one_standard_error", "best")
-
-
-def check_choice(choice: str) -> None:
-    if choice not in CHOICES:
-        raise ValueError(f"cv.choice: unknown {choice!r}, expected one of {CHOICES}")
-
-
-class HIoUScorer:
-    """Pseudo hIoU of predictions on the scored rows, with its bootstrap standard error over
-    `n_bootstrap` resamples of the scored images (seeded: every candidate of a sweep is scored on
-    the same resamples). Classes are 0 .. n - 1; `images` says which image each row comes from."""
-
-    def __init__(self, labels: np.ndarray, weights: np.ndarray, images: np.ndarray, n: int, unseen: Sequence[int],
-                 *, n_bootstrap: int, seed: int):
-        self.labels, self.weights, self.n, self.unseen = labels, weights, n, list(unseen)
-        _, self.image = np.unique(images, return_inverse=True)
-        self.n_images = int(self.image.max()) + 1
-        self.resamples = np.random.default_rng([seed, 0xB5]).multinomial(
-            self.n_images, np.full(self.n_images, 1 / self.n_images), size=n_bootstrap).astype(np.float64)
-
-    def __call__(self, pred: np.ndarray) -> dict:
-        """seen / unseen mIoU, hIoU and its standard error of the predicted classes `pred`."""
-        n = self.n
-        per_image = np.bincount((self.image * n + self.labels) * n + pred, weights=self.weights,
-                                minlength=self.n_images * n * n).reshape(self.n_images, n * n)
-        m = summarize(per_image.sum(0).reshape(n, n), self.unseen)
-        boot = np.array([summarize(cm.reshape(n, n), self.unseen)["hiou"] for cm in self.resamples @ per_image])
-        boot = boot[np.isfinite(boot)]  # a resample without any pseudo-unseen pixel has no hIoU
-        return {"seen_miou": m["seen_miou"], "unseen_miou": m["unseen_miou"], "hiou": m["hiou"],
-                "hiou_se": float(np.std(boot, ddof=1)) if boot.size > 1 else 0.0}
-
-
-def choose_by_hiou(sweep: list[dict], key: str, choice: str):
-    """The `key` value that `choice` picks from a sweep sorted by `key`, ascending (see the module
-    docstring): the smallest within one standard error of the highest pseudo hIoU, or the highest
-    (ties: the smallest)."""
-    check_choice(choice)
-    best = max(range(len(sweep)), key=lambda i: (sweep[i]["hiou"], -i))
-    if choice == "best":
-        return sweep[best][key]
-    floor = sweep[best]["hiou"] - sweep[best]["hiou_se"]
-    return next(s[key] for s in sweep if s["hiou"] >= floor)
-
-
-def choose_gamma_by_hiou(logits: torch.Tensor, labels: np.ndarray, weights: np.ndarray, images: np.ndarray,
-                         seen: Sequence[int], unseen: Sequence[int], grid: Sequence[float], *,
-                         choice: str = "one_standard_error", n_bootstrap: int = 200, seed: int = 0
-                         ) -> tuple[float, list[dict]]:
-    """The gamma of `grid` chosen by `choice` (see the module docstring) on the scored rows, and
-    the sweep (gamma, seen / unseen mIoU, hIoU and its bootstrap standard error). Classes are the
-    columns of `logits`; `images` says which image each row comes from (the resampled unit)."""
-    check_choice(choice)
-    score = HIoUScorer(labels, weights, images, logits.shape[1], unseen, n_bootstrap=n_bootstrap, seed=seed)
-    sweep = [{"gamma": g} | score(apply_gamma(logits, seen, g).argmax(1).numpy())
-             for g in sorted(float(x) for x in grid)]
-    return choose_by_hiou(sweep, "gamma", choice), sweep
 
 
 @dataclass

@@ -24,7 +24,7 @@ are read, as in `zs3core.cv`):
   on the training rows + bank + the pool's pseudo-labelled rows, and scored on the held-out
   seen-only images at the same gamma (ZS5Net's classifier applies ZS3Net's cross-validated gamma
   under `classifier.calibration.rule: cv`, the default): pseudo hIoU and its bootstrap standard
-  error (`cv.HIoUScorer`, the same resamples for every p);
+  error (`calibration.HIoUScorer`, the same resamples for every p);
 - p (`cv.choice`): `one_standard_error`, the smallest p whose pseudo hIoU is within one standard
   error of the highest: the fewest pseudo-labels, since a gain smaller than the noise of the
   held-out images is no evidence that more of them help; `best`, the highest (ties: the smallest).
@@ -46,9 +46,8 @@ from typing import Sequence
 
 import numpy as np
 
-from zs3core.calibration import apply_gamma
-from zs3core.cv import (CVData, HIoUScorer, choose_by_hiou, choose_gamma_by_hiou, cv_logits, fit_cv_classifier,
-                        pixel_weights, zs3_rows)
+from zs3core.calibration import HIoUScorer, apply_gamma, choose_by_hiou, choose_gamma_by_hiou
+from zs3core.cv import CVData, cv_logits, fit_cv_classifier, pixel_weights, zs3_rows
 from zs3core.features import FeatureFile
 
 

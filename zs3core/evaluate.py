@@ -23,7 +23,6 @@ from zs3core.device import resolve_device
 from zs3core.io import atomic_path, write_npy
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
-METRIC_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
 
 
 def full_size_scores(scorer: Scorer, images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -62,7 +61,7 @@ def results_row(cm: np.ndarray, cm_vanilla: np.ndarray, unseen: Sequence[int], m
     summary = metrics.summarize(cm, unseen, absent_as_zero)
     vanilla = metrics.summarize(cm_vanilla, unseen, absent_as_zero)["unseen_miou"] if unseen else math.nan
     row = dict(meta, absent_as_zero=absent_as_zero)
-    row.update({k: 100 * summary[k] for k in METRIC_KEYS})
+    row.update({k: 100 * summary[k] for k in metrics.SUMMARY_KEYS})
     row["vanilla_unseen_miou"] = 100 * vanilla
     return row
 

@@ -95,10 +95,14 @@ def harmonic_mean(seen: float, unseen: float) -> float:
     return 0.0 if seen + unseen == 0 else 2 * seen * unseen / (seen + unseen)
 
 
+# The keys of `summarize`, in the order results CSVs and tables show them.
+SUMMARY_KEYS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
+
+
 def summarize(cm: np.ndarray, unseen: Sequence[int], absent_as_zero: bool = False) -> dict[str, float]:
     """PA / MA / mIoU over seen, unseen and all classes, plus hIoU, as fractions in [0, 1].
 
-    Keys: `{seen,unseen,all}_{pa,ma,miou}` and `hiou`. With no unseen classes (the supervised
+    Keys: `SUMMARY_KEYS`, `{seen,unseen,all}_{pa,ma,miou}` and `hiou`. With no unseen classes (the supervised
     oracle) the unseen numbers and hIoU are NaN. `absent_as_zero`: the authors' rule (every class
     absent from the ground truth counts 0 in MA and mIoU) instead of the standard one.
     """

@@ -26,7 +26,7 @@ from zs3core.evaluate import Scorer, full_size_scores
 from zs3core.gallery import LegendRow, gallery_html
 from zs3core.io import atomic_dir
 from zs3core.palette import class_colours, colourise
-from zs3core.retrain import classifier_scorer, load_classifier
+from zs3core.classifiers import classifier_scorer, load_classifier
 from zs3core.train.step0 import load_step0, scorer
 
 OVERLAY_ALPHA = 0.5  # weight of the class colour over the image

@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Sequence
 from zs3core.budgets import generator_steps
 from zs3core.holdout import choose_holdout
 from zs3core.io import write_text
+from zs3core.methods import split_methods
 from zs3core.preflight import Finding
 
 FEATURE_STRIDE = 4  # DeepLabV3Plus.feature_stride: the map the features are sampled from
@@ -20,9 +21,6 @@ FEATURE_STRIDE = 4  # DeepLabV3Plus.feature_stride: the map the features are sam
 RATES = {"train_images_per_s": 415.6, "extract_images_per_s": 155.0, "eval_images_per_s": 100.0,
          "generator_iterations_per_s": 257.5}
 RATE_CLASSES = 16  # classes per step of the measured generator rate (128 + 128 rows each)
-# Table -> the methods evaluated per split K for it (zs3core.tables, rules/tables.smk).
-TABLE_METHODS = {1: ("baseline", "zs3", "seenonly", "ceiling"), 2: ("baseline", "zs3"),
-                 3: ("baseline", "zs3", "zs3gc", "seenonly", "ceiling"), 4: ("zs5",)}
 
 
 def feature_file_bytes(results: Iterable[dict], feature_dim: int, max_per_class: int,
@@ -65,7 +63,7 @@ def gpu_hours(n_train: int, n_val: int, seen_only: Mapping[int, int], pool: Mapp
     tables."""
     k_count = len(seen_only)
     step0 = 0.0 if cfg["init"] == "authors" else sum(_train_s(n, cfg["epochs"]) for n in seen_only.values())
-    methods = {m for t in cfg["tables"] for m in TABLE_METHODS.get(t, ())}
+    methods = set(split_methods(cfg["tables"]))  # evaluated per split K
     stages = {
         "step 0: seen-only segmenters": step0,
         "step 0: supervised oracle": _train_s(n_train, cfg["epochs"]),

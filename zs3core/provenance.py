@@ -35,27 +35,27 @@ from __future__ import annotations
 
 import math
 
-from zs3core import bandwidths, holdout
+from zs3core import bandwidths, holdout, methods
 from zs3core.budgets import generator_budget
 
-GENERATOR_METHODS = {"zs3": "generator", "zs5": "generator", "zs3gc": "gc"}
+# All three from the method table (zs3core/methods.py), so that a new method cannot miss them.
+GENERATOR_METHODS = {m: section for m, section in methods.generator_sections().items()
+                     if methods.BY_NAME[m].evaluation}  # {method with results rows: its generator's section}
 PROTOCOLS = ("strict", "authors", "unseen_masks", "real_unseen", "supervised")
-CLASSIFIER_METHODS = ("zs3", "zs3gc", "zs5", "ceiling")  # a classifier retrained on feature rows
+CLASSIFIER_METHODS = methods.classifier_methods()  # a classifier retrained on feature rows
 # Whether a backbone init's pretraining saw the unseen classes (`backbone_saw_unseen`).
 SAW_UNSEEN = {"none": "no", "imagenet": "yes", "authors_imagenet": "no", "authors": "no", "file": "unknown"}
 
 
 # The protocol of methods whose training reads the same ground truth whatever the classifier's
-# protocol; the rest (seen-only segmenter, baseline) read none: `strict`.
-FIXED_PROTOCOLS = {"supervised": "supervised", "ceiling": "real_unseen", "zs3gc": "unseen_masks",
-                   "authorszs3": "authors", "authorszs3gc": "authors"}
+# protocol (the seen-only segmenter and the baseline read none: `strict`).
+FIXED_PROTOCOLS = methods.fixed_protocols()
 
 
 def protocol(method: str, classifier_protocol: str) -> str:
-    """The `protocol` value of a method's rows (see the module docstring)."""
-    if method in ("zs3", "zs5"):  # ZS5Net's pseudo-labels come from the ZS3 model
-        return classifier_protocol
-    return FIXED_PROTOCOLS.get(method, "strict")
+    """The `protocol` value of a method's rows (see the module docstring); ZS5Net's follows the
+    classifier's, as its pseudo-labels come from the ZS3 model."""
+    return FIXED_PROTOCOLS.get(methods.method(method).name, classifier_protocol)
 
 
 def bandwidth_record(generator_cfg: dict) -> dict:
@@ -86,9 +86,10 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
             "backbone_saw_unseen": SAW_UNSEEN[segmenter["init"]], "unseen_pixels": segmenter["unseen_pixels"],
             "holdout_excluded_from": holdout.excluded_from(holdout_scope, segmenter["init"] != "authors"),
             "embedding_source": embedding_source}
-    if base == "supervised" or base.startswith("authors"):  # the oracle; the authors' own stage-2 files
+    evaluation = methods.method(base).evaluation
+    if evaluation in ("supervised", "authors"):  # the oracle; the authors' own stage-2 files
         meta["holdout_excluded_from"] = "none"
-    if base.startswith("authors"):
+    if evaluation == "authors":
         meta |= {"backbone_init": "authors", "backbone_saw_unseen": SAW_UNSEEN["authors"]}
     if generator is not None and base in GENERATOR_METHODS:
         meta |= bandwidth_record(generator) | {"dropout_at_generation": bool(dropout_at_generation),

@@ -1,4 +1,5 @@
-"""ZS3Net step 2 as jobs: which feature rows retrain the classifier, calibration, scoring.
+"""ZS3Net step 2 as jobs: which feature rows retrain the classifier; its gamma; its file
+(`zs3core.classifiers`, the layout every classifier file shares).
 
 Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
 - `zs3`: real features of seen classes + the generator's synthetic bank for unseen classes.
@@ -21,30 +22,30 @@ Methods (each a `classifiers/{dataset}/k{K}/{method}.pt`):
   so a named model with no new name is ZS3Net's classifier, bit for bit, on the CPU.
 
 The hold-out images (`zs3core.holdout`) never train the classifier; those of them with no unseen
-class choose the calibration offset gamma by the rate rule (`zs3core.calibration`). The
-cross-validated gamma (`zs3core.cv`) is passed in. Every classifier stores the gamma of each rule
+class choose the calibration offset gamma by the rate rule (`zs3core.calibration.calibration_gammas`).
+The cross-validated gamma (`zs3core.cv`) is passed in. Every classifier stores the gamma of each rule
 it knows (`gammas`), and applies (`gamma`) the one `classifier.calibration.rule` names (`gamma_rule`).
 """
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from zs3core.calibration import choose_gamma
-from zs3core.checkpoints import load_checkpoint, save_checkpoint
+from zs3core.calibration import calibration_gammas
+from zs3core.classifiers import save_classifier
 from zs3core.curves import classifier_loss_csv, write_classifier_curve
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.holdout import image_mask
+from zs3core.methods import METHODS as ALL_METHODS
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 from zs3core.train.generator import generated_blocks, load_generator
 
-METHODS = ("zs3", "zs3gc", "zs5", "ceiling", "named")
+METHODS = tuple(m.name for m in ALL_METHODS if m.retrains_classifier)  # zs3core/methods.py
 PROTOCOLS = ("strict", "authors")
 
 
@@ -151,13 +152,7 @@ def retrain(method: str, feature_file, class_names: Sequence[str], unseen: Seque
     write_classifier_curve(classifier_loss_csv(out_path), curve)
     with torch.no_grad():
         heldout_logits = model(torch.as_tensor(rows.heldout, dtype=torch.float32))
-    rate_gamma, sweep = choose_gamma(heldout_logits, seen_ids, calib["gammas"], calib["max_unseen_rate"])
-    gammas = {"rate": rate_gamma}
-    if cv_gamma is not None:
-        gammas["cv"] = float(cv_gamma)
-    if calib["rule"] not in gammas:
-        raise ValueError(f"classifier.calibration.rule is {calib['rule']!r} but no such gamma was given "
-                         f"(known: {sorted(gammas)})")
+    gammas, sweep = calibration_gammas(heldout_logits, seen_ids, calib, cv_gamma)
     if log:
         log.info("gamma %s (rate: largest with <= %.1f%% of held-out seen pixels predicted unseen); applied: %s",
                  gammas, 100 * calib["max_unseen_rate"], calib["rule"])
@@ -174,57 +169,3 @@ def pseudo_rows(feature_file, unseen: Sequence[str]) -> tuple[np.ndarray, np.nda
     if not np.isin(rows.class_id, unseen_ids).all():
         raise ValueError(f"{feature_file}: pseudo-labelled rows must all be of unseen classes")
     return rows.features, rows.class_id.astype(np.int64)
-
-
-def save_classifier(out_path, weight: torch.Tensor, bias: torch.Tensor, gammas: dict[str, float], rule: str,
-                    sweep, class_names: Sequence[str], unseen: Sequence[str], method: str,
-                    decoder: dict[str, torch.Tensor] | None = None, provenance: dict | None = None) -> dict:
-    """Write a classifier file atomically and return its state: the (C, D) weight and (C,) bias of
-    the 1x1 classifier, the gamma of each calibration rule and the applied one (`rule`), the
-    sweep that chose the rate rule's, (ZS5Net's fine-tune mode) the fine-tuned decoder, and
-    `provenance`: columns its results rows take from the classifier (ZS5Net's p and its rule,
-    which under `selftrain.p: cv` only the job knows)."""
-    state = {"weight": weight.detach().clone(), "bias": bias.detach().clone(),
-             "gamma": gammas[rule], "gamma_rule": rule, "gammas": gammas, "gamma_sweep": sweep,
-             "class_names": list(class_names), "unseen": list(unseen), "method": method}
-    if provenance:
-        state["provenance"] = dict(provenance)
-    if decoder is not None:
-        state["decoder"] = {k: v.detach().clone() for k, v in decoder.items()}
-    save_checkpoint(out_path, state)
-    return state
-
-
-def load_classifier(path) -> dict:
-    """A retrained classifier: weight (C, D), bias (C,), gamma and its record."""
-    return load_checkpoint(path, rebuild_hint=str(path))
-
-
-def classifier_scorer(segmenter, state: dict) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Raw logits of the frozen segmenter with the retrained 1x1 classifier (and, for ZS5Net's
-    fine-tune mode, its fine-tuned decoder in place of the seen-only one)."""
-    if "decoder" in state:
-        segmenter = copy.deepcopy(segmenter)
-        segmenter.decoder.load_state_dict(state["decoder"])
-    weight = state["weight"][:, :, None, None]
-    bias = state["bias"]
-
-    def score(x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv2d(segmenter.features(x), weight.to(x.device), bias.to(x.device))
-
-    return score
-
-
-def calibration_rows(state: dict) -> tuple[dict[str, float], dict[str, dict]]:
-    """The results rows of a classifier: `raw` (gamma 0), `calibrated` (its applied gamma) and
-    `calibrated_<rule>` for each other rule it knows (for comparison only: the tables and claims
-    read `raw` and `calibrated`), with the `gamma_rule` column of each. A classifier from before
-    the cross-validation knows only the rate rule (ZS5Net's fine-tuned one, too, says so)."""
-    applied = state.get("gamma_rule", "rate")
-    calibrations = {"raw": 0.0, "calibrated": float(state["gamma"])}
-    row_meta = {"raw": {"gamma_rule": "none"}, "calibrated": {"gamma_rule": applied}}
-    for rule, gamma in state.get("gammas", {}).items():
-        if rule != applied:
-            calibrations[f"calibrated_{rule}"] = float(gamma)
-            row_meta[f"calibrated_{rule}"] = {"gamma_rule": rule}
-    return calibrations, row_meta

@@ -24,9 +24,11 @@ from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from zs3core.methods import BY_NAME, METHODS, table_methods
+from zs3core.metrics import SUMMARY_KEYS
 from zs3core.io import write_text
 
-METRICS = [f"{group}_{m}" for group in ("seen", "unseen", "all") for m in ("pa", "ma", "miou")] + ["hiou"]
+METRICS = SUMMARY_KEYS  # every metric of a results row but the vanilla one (zs3core/metrics.py)
 RESULT_METRICS = METRICS + ["vanilla_unseen_miou"]
 REQUIRED_COLUMNS = ["dataset", "K", "method"] + RESULT_METRICS
 # Run settings that must agree between the seeds averaged into one table row.
@@ -40,19 +42,9 @@ GROUP_KEY = ["dataset", "K", "method", "calibration"]
 PAPER_DATASETS = ("voc", "context")
 PAPER_TABLE_OF_DATASET = {"voc": 1, "context": 3}  # where supervised / baseline / zs3 (/ zs3gc) live
 DATASET_LABELS = {"voc": "VOC", "context": "Context", "synthvoc": "SynthVOC", "synthcontext": "SynthContext"}
-METHOD_LABELS = {
-    "supervised": "Supervised",
-    "seenonly": "Seen-only",
-    "baseline": "Baseline",
-    "zs3": "ZS3Net",
-    "zs3gc": "ZS3Net + GC",
-    "zs5": "ZS5Net",
-    "ceiling": "Real-feature ceiling (diagnostic)",
-    "authorszs3": "ZS3Net (authors' model)",
-    "authorszs3gc": "ZS3Net + GC (authors' model)",
-}
+METHOD_LABELS = {m.name: m.label for m in METHODS}
 # The authors' published models, evaluated here, sit beside the paper's numbers of their method.
-PAPER_METHOD = {"authorszs3": "zs3", "authorszs3gc": "zs3gc"}
+PAPER_METHOD = {m.name: m.paper_method for m in METHODS if m.paper_method}
 METRIC_HEADERS = {
     "seen_pa": "Seen PA", "seen_ma": "Seen MA", "seen_miou": "Seen mIoU",
     "unseen_pa": "Unseen PA", "unseen_ma": "Unseen MA", "unseen_miou": "Unseen mIoU",
@@ -115,12 +107,6 @@ def _paper_lookup(table: int) -> dict:
 def paper_value(table: int, dataset: str, K: int, method: str, metric: str) -> float:
     """One number of the paper (NaN when the paper does not report it)."""
     return _paper_lookup(int(table)).get((dataset, int(K), method, metric), math.nan)
-
-
-def _paper_table_for(dataset: str, method: str) -> int | None:
-    if dataset not in PAPER_DATASETS:
-        return None
-    return 4 if method == "zs5" else PAPER_TABLE_OF_DATASET[dataset]
 
 
 # ----------------------------------------------------------------------------- reading results
@@ -313,10 +299,16 @@ def _segmentation_table(results, dataset: str, ks: Iterable[int], calibrations: 
     for K in ks:
         for method in methods:
             for r in _pick(agg, dataset, K, method, calibrations):
-                pt = paper_table if method in ("baseline", "zs3", "zs3gc", *PAPER_METHOD) else None
+                pt = paper_table if BY_NAME[method].in_paper else None
                 rows.append(_table_row(r, {"K": int(K), "Model": _model_label(method, r["calibration"])},
                                        METRICS, pt))
     return _finish(rows, METRICS, paper_table is not None)
+
+
+def _split_rows(table: int) -> tuple[str, ...]:
+    """The methods of a table's per-split rows, in order (zs3core/methods.py; the oracle is the
+    tables' first row, apart)."""
+    return tuple(m for m in table_methods(table) if BY_NAME[m].evaluation != "supervised")
 
 
 def table1(results, dataset: str = "voc", ks: Iterable[int] = DEFAULT_KS,
@@ -324,16 +316,14 @@ def table1(results, dataset: str = "voc", ks: Iterable[int] = DEFAULT_KS,
     """Table 1 layout: Supervised (overall PA/MA/mIoU only), then per K: Baseline, ZS3Net,
     ZS3Net (calibrated), and when their CSVs are given the authors' published ZS3Net evaluated here,
     Seen-only and the Real-feature ceiling (diagnostic). Rows without a results file are left out."""
-    return _segmentation_table(results, dataset, ks, calibrations,
-                               ("baseline", "zs3", "authorszs3", "seenonly", "ceiling"))
+    return _segmentation_table(results, dataset, ks, calibrations, _split_rows(1))
 
 
 def table3(results, dataset: str = "context", ks: Iterable[int] = DEFAULT_KS,
            calibrations: Sequence[str] = ("raw", "calibrated")) -> pd.DataFrame:
     """Table 3 layout: like `table1`, with ZS3Net + GC rows (method zs3gc, and the authors' model
     authorszs3gc) after ZS3Net."""
-    return _segmentation_table(results, dataset, ks, calibrations,
-                               ("baseline", "zs3", "authorszs3", "zs3gc", "authorszs3gc", "seenonly", "ceiling"))
+    return _segmentation_table(results, dataset, ks, calibrations, _split_rows(3))
 
 
 def table2(results, dataset: str = "voc", k: int = 10,
@@ -345,7 +335,7 @@ def table2(results, dataset: str = "voc", k: int = 10,
     metrics = ["unseen_miou", "vanilla_unseen_miou"]
     paper_table = 2 if dataset == "voc" and int(k) == 10 else None
     rows = []
-    for method in ("baseline", "zs3"):
+    for method in _split_rows(2):
         for r in _pick(agg, dataset, k, method, calibrations):
             rows.append(_table_row(r, {"K": int(k), "Model": _model_label(method, r["calibration"])},
                                    metrics, paper_table))
@@ -360,12 +350,12 @@ def table4(results, datasets: Sequence[str] = ("voc", "context"), ks: Iterable[i
     rows = []
     for K in ks:
         for dataset in datasets:
-            for r in _pick(agg, dataset, K, "zs5", calibrations):
+            for r in [r for method in _split_rows(4) for r in _pick(agg, dataset, K, method, calibrations)]:
                 label = DATASET_LABELS.get(dataset, dataset)
                 if r["calibration"] != "raw":
                     label = f"{label} ({r['calibration']})"
                 rows.append(_table_row(r, {"K": int(K), "Dataset": label}, METRICS,
-                                       _paper_table_for(dataset, "zs5")))
+                                       4 if dataset in PAPER_DATASETS else None))
     return _finish(rows, METRICS, any(d in PAPER_DATASETS for d in datasets))
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from zs3core.features import FeatureWriter
-from zs3core.retrain import authors_rows, classifier_scorer, load_classifier, real_rows, retrain
+from zs3core.classifiers import classifier_scorer, load_classifier
+from zs3core.retrain import authors_rows, real_rows, retrain
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
 
 CLASSES = ["background", "cat", "cow"]  # cow unseen

@@ -7,7 +7,7 @@ import torch
 from fixtures import VOC_CLASSES, make_voc_index
 from zs3core.data.index import read_index
 from zs3core.models.deeplab import build_segmenter
-from zs3core.retrain import classifier_scorer, load_classifier
+from zs3core.classifiers import classifier_scorer, load_classifier
 from zs3core.selftrain import pseudo_index, pseudo_label_pool
 from zs3core.train.finetune import DecoderFinetune, finetune_zs5, with_classifier
 from zs3core.train.segmenter import SegmenterTraining
@@ -15,7 +15,7 @@ from zs3core.train.segmenter import SegmenterTraining
 TINY = {"backbone": "resnet_tiny", "aspp_channels": 8, "feature_dim": 8, "low_level_channels": 4,
         "aspp_rates": [1, 2, 3], "init": "none"}
 TRAIN = {"base_size": 32, "scale": [0.75, 1.25], "crop_size": 32}
-CALIBRATION = {"max_unseen_rate": 0.05, "gammas": [0, 1, 2]}
+CALIBRATION = {"max_unseen_rate": 0.05, "gammas": [0, 1, 2], "rule": "cv"}
 
 
 def zs3_state(segmenter, num_classes, seed=0):
@@ -80,9 +80,12 @@ def test_finetune_reads_no_pool_label_and_writes_a_classifier(tmp_path):
     out = tmp_path / "zs5.pt"
     seen_only = [r["image_id"] for r in read_index(index) if r["split"] == "train" and unseen[0] not in r["classes"]]
     state = finetune_zs5(net, zs3_state(net, len(VOC_CLASSES)), index, pseudo_index(pseudo), VOC_CLASSES,
-                         unseen, train, TRAIN, CALIBRATION, frozenset(seen_only[:2]), out_path=out, work_dir=work)
+                         unseen, train, TRAIN, CALIBRATION, frozenset(seen_only[:2]), out_path=out, work_dir=work,
+                         cv_gamma=0.75)
     loaded = load_classifier(out)
-    assert loaded["gamma"] in CALIBRATION["gammas"] and set(loaded["decoder"]) == set(net.decoder.state_dict())
+    assert set(loaded["decoder"]) == set(net.decoder.state_dict())
     assert loaded["weight"].shape == (len(VOC_CLASSES), 8) and torch.equal(loaded["weight"], state["weight"])
-    assert loaded["gamma_rule"] == "rate" and loaded["gammas"] == {"rate": loaded["gamma"]}  # ZS3's file layout
+    # ZS3's file layout, and its rule: the cross-validated gamma applied, the rate rule's recorded
+    assert loaded["gamma_rule"] == "cv" and loaded["gamma"] == 0.75
+    assert set(loaded["gammas"]) == {"rate", "cv"} and loaded["gammas"]["rate"] in CALIBRATION["gammas"]
     assert not (work / "finetuned.pt").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import zs3core.train.generator as gen_mod
+import zs3core.train.generator_kit as kit
 from fixtures import config_section
 from zs3core.banks import CorruptBank, default_bank_size, read_bank
 from zs3core.checkpoints import load_checkpoint
@@ -14,8 +14,8 @@ from zs3core.features import FeatureFile, FeatureWriter
 from zs3core.bandwidths import RELATIVE_BANDWIDTHS
 from zs3core.mmd import median_sq_distance
 from zs3core.models.gmmn import build_gmmn
-from zs3core.train.generator import (GMMN_KEYS, bandwidth_sample, default_loss_csv, load_generator,
-                                     resolve_config, seen_training_rows, train_gmmn, write_bank)
+from zs3core.train.generator import GMMN_KEYS, load_generator, resolve_config, train_gmmn, write_bank
+from zs3core.train.generator_kit import bandwidth_sample, default_loss_csv, seen_training_rows
 
 CLASSES = ["background", "a", "b", "u"]
 UNSEEN = ["u"]
@@ -130,14 +130,14 @@ def test_loss_decreases_and_generated_means_approach_real_means(trained, embeddi
 
 def test_sampled_real_batches_never_contain_unseen_image_rows(toy, embeddings, tmp_path, monkeypatch):
     seen_batches = []
-    sample = gen_mod.RealSampler.sample
+    sample = kit.RealSampler.sample
 
     def spy(self, which, n, generator):
         batch = sample(self, which, n, generator)
         seen_batches.append((self.classes[which].tolist(), batch.abs().max().item()))
         return batch
 
-    monkeypatch.setattr(gen_mod.RealSampler, "sample", spy)
+    monkeypatch.setattr(kit.RealSampler, "sample", spy)
     train_gmmn(toy, embeddings, {**TINY, "iterations": 20, "classes_per_step": 2}, tmp_path / "g.pt", seed=1)
     assert len(seen_batches) == 20
     assert all(len(classes) == 2 and set(classes) <= {0, 1, 2} for classes, _ in seen_batches)

@@ -8,9 +8,10 @@ ground truth is never read). The trunk (backbone + ASPP) stays frozen in eval mo
 features the generator modelled keep their meaning. A seeded share of the seen-only images is
 held out of training; their pixels choose the calibration offset gamma, as for ZS3.
 
-The result is a classifier file like ZS3's (`zs3core.retrain.save_classifier`; gamma by the rate
-rule), with the fine-tuned decoder's weights under
-`decoder`: `zs3core.retrain.classifier_scorer` puts them in place before scoring.
+The result is a classifier file like ZS3's (`zs3core.classifiers.save_classifier`; the gamma of
+`classifier.calibration.rule`, the cross-validated one being ZS3Net's, as in classifier mode),
+with the fine-tuned decoder's weights under `decoder`: `zs3core.classifiers.classifier_scorer`
+puts them in place before scoring.
 """
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from zs3core.calibration import choose_gamma
+from zs3core.calibration import calibration_gammas
+from zs3core.classifiers import save_classifier
 from zs3core.data.dataset import SegmentationDataset, without_classes
 from zs3core.data.transforms import EvalTransform
 from zs3core.models.deeplab import DeepLabV3Plus
-from zs3core.retrain import save_classifier
 from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
 
 HELDOUT_PIXELS_PER_IMAGE = 256  # calibration pixels drawn per held-out image
@@ -100,10 +101,12 @@ def heldout_logits(segmenter: DeepLabV3Plus, images: SegmentationDataset, seed: 
 
 def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_index_csv,
                  class_names: Sequence[str], unseen: Sequence[str], train: SegmenterTraining, seg_train: dict,
-                 calibration: dict, holdout: frozenset[str], *, out_path, work_dir, provenance: dict | None = None,
-                 log: logging.Logger | None = None) -> dict:
+                 calibration: dict, holdout: frozenset[str], *, out_path, work_dir, cv_gamma: float | None = None,
+                 provenance: dict | None = None, log: logging.Logger | None = None) -> dict:
     """Fine-tune, choose gamma, and write the classifier file (with the decoder and `provenance`,
-    `zs3core.retrain.save_classifier`) to `out_path`."""
+    `zs3core.classifiers.save_classifier`) to `out_path`. Gamma as every classifier's
+    (`zs3core.calibration.calibration_gammas`): the rate rule's on the held-out images, and
+    `cv_gamma` (ZS3Net's cross-validated one), applied as `calibration.rule` says."""
     dataset, heldout = training_sets(index_csv, pseudo_index_csv, unseen, seg_train, holdout)
     torch.manual_seed(train.seed)
     model = DecoderFinetune(with_classifier(segmenter, zs3_state))
@@ -114,11 +117,10 @@ def finetune_zs5(segmenter: DeepLabV3Plus, zs3_state: dict, index_csv, pseudo_in
     model.load_state_dict(weights)
     net = model.net.cpu()
     seen_ids = [c for c in range(len(class_names)) if class_names[c] not in set(unseen)]
-    gamma, sweep = choose_gamma(heldout_logits(net, heldout, train.seed), seen_ids, calibration["gammas"],
-                                calibration["max_unseen_rate"])
+    gammas, sweep = calibration_gammas(heldout_logits(net, heldout, train.seed), seen_ids, calibration, cv_gamma)
     if log:
-        log.info("fine-tuned on %d images; gamma %.3g", len(dataset), gamma)
-    state = save_classifier(out_path, net.classifier.weight[:, :, 0, 0], net.classifier.bias, {"rate": gamma}, "rate",
-                            sweep, class_names, unseen, "zs5", decoder=net.decoder.state_dict(), provenance=provenance)
+        log.info("fine-tuned on %d images; gamma %s, applied: %s", len(dataset), gammas, calibration["rule"])
+    state = save_classifier(out_path, net.classifier.weight[:, :, 0, 0], net.classifier.bias, gammas,
+                            calibration["rule"], sweep, class_names, unseen, "zs5", decoder=net.decoder.state_dict(), provenance=provenance)
     weights_path.unlink()
     return state

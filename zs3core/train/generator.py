@@ -9,7 +9,8 @@ Jobs
 
 What the generator sees. Only rows of SEEN classes from images WITHOUT any unseen pixel
 (`FeatureFile.read(classes=seen, exclude_unseen_images=True)`), as in the authors' code; this is
-asserted on the rows actually loaded (`seen_training_rows`), so no unseen-class or
+asserted on the rows actually loaded (`seen_training_rows`, in `zs3core.train.generator_kit`, the
+toolkit every generator shares), so no unseen-class or
 unseen-image row can reach the loss.
 
 One iteration. Choose `classes_per_step` seen classes (uniformly without replacement; null or
@@ -57,28 +58,24 @@ ranges in schemas/config.schema.yaml, which the workflow checks before any job):
 """
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from zs3core.banks import save_bank
-from zs3core.budgets import generator_steps
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
-from zs3core.features import FeatureFile
-from zs3core.holdout import image_mask
-from zs3core.io import atomic_path
-from zs3core.bandwidths import resolve_bandwidths
-from zs3core.mmd import median_sq_distance, mmd_loss
+from zs3core.mmd import mmd_loss
 from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
+from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, classes_per_step,
+                                         config_bandwidths, default_loss_csv, logged, training_data, training_steps,
+                                         write_curve)
 
 GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
              "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
@@ -102,107 +99,7 @@ def resolve_config(cfg: dict) -> dict:
     return {k: cfg[k] for k in GMMN_KEYS} | ({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})
 
 
-def default_loss_csv(out_path: str | os.PathLike) -> Path:
-    """Where `train_gmmn` writes the loss curve by default: beside the weights, `<stem>.loss.csv`."""
-    return Path(out_path).with_suffix(".loss.csv")
-
-
-# ---------------------------------------------------------------- real training rows
-
-
-@dataclass(frozen=True)
-class GeneratorRows:
-    """Real feature rows the GMMN trains on (seen classes of seen-only images), its seen classes."""
-    features: np.ndarray  # (N, D) float32
-    class_id: np.ndarray  # (N,) int64
-    seen_class_ids: list[int]  # every seen class of the file (some may have no row)
-    image: np.ndarray  # (N,) the image each row comes from (its index in the feature file)
-
-    def pairs(self) -> int:
-        """The (image, class) pairs the rows come from: the authors' generator steps per epoch."""
-        return len(np.unique(self.image.astype(np.int64) * (int(self.class_id.max(initial=0)) + 1) + self.class_id))
-
-
-def training_steps(cfg: dict, rows: GeneratorRows, per_step: int) -> int:
-    """The optimiser steps of a resolved generator config on `rows` (`zs3core.budgets`)."""
-    return generator_steps(cfg, rows.pairs() if cfg.get("epochs") is not None else 0, per_step)
-
-
-def seen_training_rows(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> GeneratorRows:
-    """Rows of seen classes from images without unseen pixels and not held out
-    (`zs3core.holdout`); checked, not just requested."""
-    seen = ff.seen_class_ids()
-    table = ff.image_table()
-    held = image_mask(table["image_id"], holdout)
-    rows = ff.read(classes=seen, images=~held, exclude_unseen_images=True)
-    unseen_ids = ff.class_ids(ff.unseen_classes)
-    if (table["has_unseen"] | held)[rows.image].any() or np.isin(rows.class_id, unseen_ids).any():
-        raise AssertionError(f"{ff.path}: an unseen-class, unseen-image or held-out row reached the generator's data")
-    return GeneratorRows(rows.features, rows.class_id.astype(np.int64), seen, rows.image)
-
-
-class RealSampler:
-    """Real rows grouped by class on the training device; draws (B, n, D) batches for B classes.
-
-    Rows are stored in float16 (the feature files' precision, so lossless) and widened per batch.
-    """
-
-    def __init__(self, features: np.ndarray, class_id: np.ndarray, device: torch.device):
-        order = np.argsort(class_id, kind="stable")
-        classes, starts, counts = np.unique(class_id[order], return_index=True, return_counts=True)
-        if classes.size == 0:
-            raise ValueError("no real training rows")
-        half = np.asarray(features).astype(np.float16)  # narrow first: one float32 copy less at peak
-        self.features = torch.from_numpy(half[order]).to(device)
-        self.classes = torch.as_tensor(classes, dtype=torch.int64, device=device)  # global class ids
-        self.starts = torch.as_tensor(starts, dtype=torch.int64, device=device)
-        self.counts = torch.as_tensor(counts, dtype=torch.int64, device=device)
-
-    def __len__(self) -> int:
-        return len(self.classes)
-
-    def sample(self, which: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        """(len(which), n, D) rows drawn with replacement; `which` indexes `self.classes`."""
-        u = torch.rand((len(which), n), generator=generator, device=generator.device).to(self.starts.device)
-        counts = self.counts[which].unsqueeze(1)
-        offset = torch.minimum((u * counts).long(), counts - 1)
-        return self.features[self.starts[which].unsqueeze(1) + offset].float()
-
-
-def bandwidth_sample(features: np.ndarray, class_id: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Class-balanced sample: ceil(n / classes) rows per class without replacement (all if fewer)."""
-    rng = np.random.default_rng(seed)
-    order = np.argsort(class_id, kind="stable")
-    classes, starts, counts = np.unique(class_id[order], return_index=True, return_counts=True)
-    per = math.ceil(n / max(len(classes), 1))
-    picked = [order[s + rng.choice(c, size=min(per, c), replace=False)]
-              for s, c in zip(starts, counts)]
-    return features[np.sort(np.concatenate(picked))]
-
-
 # ---------------------------------------------------------------- training
-
-
-def checked_table(embeddings: np.ndarray, class_names: Sequence[str], rows: GeneratorRows,
-                  feature_file: str | os.PathLike) -> torch.Tensor:
-    """The (C, E) class table as a tensor, once it is known to fit the file and rows exist."""
-    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
-    if table.ndim != 2 or table.shape[0] != len(class_names):
-        raise ValueError(f"embeddings {tuple(table.shape)} must have one row per class of "
-                         f"{feature_file} ({len(class_names)} classes)")
-    if len(rows.class_id) == 0:
-        raise ValueError(f"{feature_file}: no seen-class row in any image without unseen classes")
-    return table
-
-
-def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
-                      seed: int) -> tuple[list[float], float | None]:
-    """The MMD bandwidths s of `cfg` (`zs3core.mmd.resolve_bandwidths`; relative ones scaled by the
-    features' median squared distance) and that reference distance (None for fixed modes)."""
-    reference = None
-    if cfg["bandwidth_mode"] == "relative":
-        reference = median_sq_distance(bandwidth_sample(features, class_id, cfg["median_sample"], seed))
-    return resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference), reference
 
 
 @dataclass
@@ -228,7 +125,7 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
 
     sampler = RealSampler(rows.features, rows.class_id, device)
     n_classes = len(sampler)
-    per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    per_step = classes_per_step(cfg, n_classes)
     rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
     missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
     n_iter = training_steps(cfg, rows, per_step)
@@ -265,7 +162,7 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if it == 1 or it % cfg["log_every"] == 0 or it == n_iter:
+        if logged(it, n_iter, cfg["log_every"]):
             value = loss.item()
             if not math.isfinite(value):
                 raise FloatingPointError(f"GMMN loss is {value} at iteration {it} ({source})")
@@ -289,47 +186,22 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
     """
     cfg = resolve_config(cfg)
     device = resolve_device(cfg["device"], "generator.device")
-    with FeatureFile(feature_file) as ff:
-        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff, holdout)
-    table = checked_table(embeddings, class_names, rows, feature_file)
-    fit = fit_gmmn(rows, table, feature_dim, cfg, seed=seed, device=device, class_names=class_names, log=log,
-                   source=feature_file)
-    model, bandwidths, reference, curve = fit.model, fit.bandwidths, fit.reference, fit.curve
-    n_iter, seconds = fit.iterations, fit.seconds
-
-    state = {
-        "kind": CHECKPOINT_KIND,
-        "model": model.config(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "config": cfg,
-        "bandwidths": bandwidths,
-        "bandwidth_mode": cfg["bandwidth_mode"],
-        "bandwidth_reference": reference,
-        "class_names": class_names,
-        "unseen_classes": unseen_classes,
-        "trained_class_ids": fit.trained_class_ids,
-        "rows_per_class": fit.rows_per_class,
-        "feature_file": str(feature_file),
-        "seed": int(seed),
-        "iterations": n_iter,
-        "final_loss": curve[-1][1],
-    }
-    _write_curve(Path(loss_csv) if loss_csv is not None else default_loss_csv(out_path), curve)
+    data, _ = training_data(feature_file, embeddings, holdout)
+    fit = fit_gmmn(data.rows, data.table, data.feature_dim, cfg, seed=seed, device=device,
+                   class_names=data.class_names, log=log, source=feature_file)
+    curve = fit.curve
+    state = checkpoint_state(CHECKPOINT_KIND, fit.model, cfg, data, trained_class_ids=fit.trained_class_ids,
+                             feature_file=feature_file, seed=seed, iterations=fit.iterations, curve=curve,
+                             bandwidths=fit.bandwidths, bandwidth_mode=cfg["bandwidth_mode"],
+                             bandwidth_reference=fit.reference, rows_per_class=fit.rows_per_class)
+    write_curve(loss_csv if loss_csv is not None else default_loss_csv(out_path), curve)
     save_checkpoint(out_path, state)
     if log:
-        log.info("GMMN: %d iterations in %.1f s, final loss %.5f -> %s", n_iter, seconds, curve[-1][1], out_path)
-    return {"iterations": n_iter, "final_loss": curve[-1][1], "bandwidths": bandwidths,
-            "bandwidth_reference": reference, "rows_per_class": state["rows_per_class"],
-            "seconds": seconds, "curve": curve}
-
-
-def _write_curve(path: Path, curve: Sequence[tuple[int, float]]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["iteration", "loss"])
-            writer.writerows((it, repr(value)) for it, value in curve)
+        log.info("GMMN: %d iterations in %.1f s, final loss %.5f -> %s", fit.iterations, fit.seconds, curve[-1][1],
+                 out_path)
+    return {"iterations": fit.iterations, "final_loss": curve[-1][1], "bandwidths": fit.bandwidths,
+            "bandwidth_reference": fit.reference, "rows_per_class": fit.rows_per_class,
+            "seconds": fit.seconds, "curve": curve}
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GMMN, dict]:

@@ -36,7 +36,6 @@ Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEY
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -53,12 +52,12 @@ from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
 from zs3core.holdout import image_mask
-from zs3core.io import atomic_path
 from zs3core.mmd import mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
-from zs3core.train.generator import (RealSampler, checked_table, config_bandwidths, resolve_config,
-                                     seen_training_rows, training_steps)
+from zs3core.train.generator import resolve_config
+from zs3core.train.generator_kit import (RealSampler, checkpoint_state, classes_per_step, config_bandwidths, logged,
+                                         training_data, training_steps, write_curve)
 
 GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
@@ -139,11 +138,8 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     """
     cfg = resolve_gc_config(cfg)
     device = resolve_device(cfg["device"], "gc.device")
-    with FeatureFile(feature_file) as ff:
-        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff, holdout)
-        graphs, real_nodes = seen_graphs(ff, holdout)
-    table = checked_table(embeddings, class_names, rows, feature_file)
+    data, (graphs, real_nodes) = training_data(feature_file, embeddings, holdout, lambda ff: seen_graphs(ff, holdout))
+    rows, table, feature_dim = data.rows, data.table, data.feature_dim
     bandwidths = {"pixel": config_bandwidths(cfg, rows.features, rows.class_id, seed)[0],
                   "node": config_bandwidths(cfg, real_nodes, graphs.node_class, seed)[0]}
     pixels = RealSampler(rows.features, rows.class_id, device)
@@ -152,7 +148,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     nodes = NodeSampler(graphs.node_class, classes)
     real_nodes = torch.from_numpy(real_nodes).to(device)
     n_classes = len(classes)
-    per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    per_step = classes_per_step(cfg, n_classes)
     n_iter = training_steps(cfg, rows, per_step)
     del rows
     if log:
@@ -183,7 +179,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if it == 1 or it % cfg["log_every"] == 0 or it == n_iter:
+        if logged(it, n_iter, cfg["log_every"]):
             values = (loss.item(), pixel_loss.item(), node_loss.item())
             if not all(math.isfinite(v) for v in values):
                 raise FloatingPointError(f"GC loss is {values} at iteration {it} ({feature_file})")
@@ -192,16 +188,10 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
                 log.info("GC iteration %d/%d: loss %.5f (pixel %.5f, node %.5f)", it, n_iter, *values)
     seconds = time.perf_counter() - started
 
-    state = {"kind": CHECKPOINT_KIND, "model": model.config(),
-             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-             "config": cfg, "bandwidths": bandwidths, "class_names": class_names,
-             "unseen_classes": unseen_classes, "trained_class_ids": classes.tolist(),
-             "n_graphs": len(graphs), "feature_file": str(feature_file), "seed": int(seed),
-             "iterations": n_iter, "final_loss": curve[-1][1]}
-    with atomic_path(loss_csv) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["iteration", "loss", "pixel_mmd", "node_mmd"])
-        writer.writerows((it, *map(repr, values)) for it, *values in curve)
+    state = checkpoint_state(CHECKPOINT_KIND, model, cfg, data, trained_class_ids=classes.tolist(),
+                             feature_file=feature_file, seed=seed, iterations=n_iter, curve=curve,
+                             bandwidths=bandwidths, n_graphs=len(graphs))
+    write_curve(loss_csv, curve, ("loss", "pixel_mmd", "node_mmd"))
     save_checkpoint(out_path, state)
     if log:
         log.info("GC: %d iterations in %.1f s, final loss %.5f -> %s", n_iter, seconds, curve[-1][1], out_path)
