@@ -109,7 +109,9 @@ def test_real_batches_never_contain_unseen_image_rows(toy, embeddings, tmp_path,
 
 
 def weights(path):
-    return load_checkpoint(path)["state_dict"] | {f"critic.{k}": v for k, v in load_checkpoint(path)["critic"]["state_dict"].items()}
+    """The generator's and the critic's weights of a GAN checkpoint."""
+    state = load_checkpoint(path)
+    return state["state_dict"] | {f"critic.{k}": v for k, v in state["critic"]["state_dict"].items()}
 
 
 def test_same_seed_same_weights_other_seed_others(toy, embeddings, tmp_path):
