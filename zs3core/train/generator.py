@@ -82,6 +82,9 @@ GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "it
              "median_sample", "log_every", "device")
 BUDGET_KEYS = ("iterations", "epochs")  # exactly one is set (`epochs` may be absent)
 CHECKPOINT_KIND = "gmmn"
+# Checkpoint kinds whose generator is a GMMN network (`model`, `state_dict`): the GMMN's and the
+# GAN's (`zs3core.train.gan`), so both bank through `load_generator` and `write_bank`.
+BANKABLE_KINDS = (CHECKPOINT_KIND, "gan")
 
 
 # ---------------------------------------------------------------- configuration
@@ -205,10 +208,10 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GMMN, dict]:
-    """The trained GMMN (eval mode, on `device`) and its checkpoint dict."""
+    """The trained generator network (a GMMN's or a GAN's; eval mode, on `device`) and its checkpoint dict."""
     state = load_checkpoint(path, rebuild_hint=str(path))
-    if state.get("kind") != CHECKPOINT_KIND or "model" not in state:
-        raise ValueError(f"{path} is not a GMMN generator checkpoint (kind {state.get('kind')!r}); "
+    if state.get("kind") not in BANKABLE_KINDS or "model" not in state:
+        raise ValueError(f"{path} is not a GMMN or GAN generator checkpoint (kind {state.get('kind')!r}); "
                          f"delete it and rerun `snakemake {path}`")
     return gmmn_from_state(state).to(device), state
 
