@@ -86,7 +86,7 @@ def test_checkpoint_contents_and_loss_csv(trained):
     assert not default_resume_path(out).exists()
     with open(default_loss_csv(out)) as f:
         table = list(csv.DictReader(f))
-    assert tuple(table[0]) == CURVE_COLUMNS
+    assert tuple(table[0]) == ("iteration", *CURVE_COLUMNS)
     assert [int(r["iteration"]) for r in table] == [1] + list(range(10, 401, 10))
     assert float(table[-1]["loss"]) == pytest.approx(summary["final_loss"])
     assert float(table[-1]["generator_loss"]) == pytest.approx(summary["final_generator_loss"])

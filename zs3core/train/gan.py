@@ -39,7 +39,6 @@ the defaults and says where each comes from.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
@@ -55,11 +54,10 @@ import torch.nn.functional as F
 from zs3core.checkpoints import CheckpointMismatch, load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
-from zs3core.io import atomic_path
 from zs3core.models.gan import Critic, classification_loss, critic_loss, generator_loss, gradient_penalty
 from zs3core.models.gmmn import GMMN, build_gmmn
-from zs3core.train.generator import (BUDGET_KEYS, GeneratorRows, RealSampler, checked_table, default_loss_csv,
-                                     seen_training_rows, training_steps)
+from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checked_table, default_loss_csv,
+                                         resolve_section, seen_training_rows, training_steps, write_curve)
 
 CHECKPOINT_KIND = "gan"
 RESUME_KIND = "gan_resume"
@@ -94,13 +92,7 @@ GAN_KEYS = tuple(GAN_DEFAULTS)
 def resolve_gan_config(cfg: dict) -> dict:
     """The GAN's keys of a full `gan:` section (ranges are the schema's business); a missing key
     raises KeyError naming it, a budget other than exactly one of `iterations`/`epochs` ValueError."""
-    missing = [k for k in GAN_KEYS if k not in cfg]
-    if missing:
-        raise KeyError(f"gan config lacks {missing}: pass the whole section (config.yaml `gan:`)")
-    budget = [k for k in BUDGET_KEYS if cfg.get(k) is not None]
-    if len(budget) != 1:
-        raise ValueError(f"gan config sets {budget or 'neither'} of {list(BUDGET_KEYS)}: set exactly one")
-    resolved = {k: cfg[k] for k in GAN_KEYS} | ({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})
+    resolved = resolve_section(cfg, GAN_KEYS, "gan")
     resolved["betas"] = [float(b) for b in resolved["betas"]]
     return resolved
 
@@ -315,7 +307,7 @@ def train_gan(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict
         "iterations": fit.iterations,
         "final_loss": curve[-1][1],
     }
-    write_gan_curve(Path(loss_csv) if loss_csv is not None else default_loss_csv(out_path), curve)
+    write_curve(Path(loss_csv) if loss_csv is not None else default_loss_csv(out_path), curve, CURVE_COLUMNS)
     save_checkpoint(out_path, state)
     resume_path.unlink(missing_ok=True)
     if log:
@@ -326,13 +318,4 @@ def train_gan(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict
             "seconds": fit.seconds, "curve": curve}
 
 
-CURVE_COLUMNS = ("iteration", "loss", "critic_loss", "generator_loss", "classification_loss")
-
-
-def write_gan_curve(path: Path, curve: Sequence[tuple]) -> None:
-    """The loss curve as CSV (`CURVE_COLUMNS`), atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(CURVE_COLUMNS)
-            writer.writerows((p[0], *map(repr, p[1:])) for p in curve)
+CURVE_COLUMNS = ("loss", "critic_loss", "generator_loss", "classification_loss")  # after `iteration`

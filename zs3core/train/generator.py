@@ -74,13 +74,12 @@ from zs3core.device import resolve_device
 from zs3core.mmd import mmd_loss
 from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
 from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, classes_per_step,
-                                         config_bandwidths, default_loss_csv, logged, training_data, training_steps,
-                                         write_curve)
+                                         config_bandwidths, default_loss_csv, logged, resolve_section, training_data,
+                                         training_steps, write_curve)
 
 GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
              "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
              "median_sample", "log_every", "device")
-BUDGET_KEYS = ("iterations", "epochs")  # exactly one is set (`epochs` may be absent)
 CHECKPOINT_KIND = "gmmn"
 # Checkpoint kinds whose generator is a GMMN network (`model`, `state_dict`): the GMMN's and the
 # GAN's (`zs3core.train.gan`), so both bank through `load_generator` and `write_bank`.
@@ -93,13 +92,7 @@ BANKABLE_KINDS = (CHECKPOINT_KIND, "gan")
 def resolve_config(cfg: dict) -> dict:
     """The GMMN's keys of a full `generator:` section (values as config.yaml and its schema give
     them: this module checks no range); a missing key raises KeyError naming it."""
-    missing = [k for k in GMMN_KEYS if k not in cfg]
-    if missing:
-        raise KeyError(f"generator config lacks {missing}: pass the whole section (config.yaml `generator:`)")
-    budget = [k for k in BUDGET_KEYS if cfg.get(k) is not None]
-    if len(budget) != 1:
-        raise ValueError(f"generator config sets {budget or 'neither'} of {list(BUDGET_KEYS)}: set exactly one")
-    return {k: cfg[k] for k in GMMN_KEYS} | ({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})
+    return resolve_section(cfg, GMMN_KEYS, "generator")
 
 
 # ---------------------------------------------------------------- training

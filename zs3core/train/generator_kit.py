@@ -167,6 +167,21 @@ def checkpoint_state(kind: str, model: torch.nn.Module, cfg: dict, data: Trainin
             "iterations": int(iterations), "final_loss": curve[-1][1]}
 
 
+BUDGET_KEYS = ("iterations", "epochs")  # a generator's budget: exactly one is set (`epochs` may be absent)
+
+
+def resolve_section(cfg: dict, keys: Sequence[str], section: str) -> dict:
+    """A generator's keys of its full config section (ranges are the schema's business): a missing
+    key raises KeyError naming it, a budget other than exactly one of `BUDGET_KEYS` ValueError."""
+    missing = [k for k in keys if k not in cfg]
+    if missing:
+        raise KeyError(f"{section} config lacks {missing}: pass the whole section (config.yaml `{section}:`)")
+    budget = [k for k in BUDGET_KEYS if cfg.get(k) is not None]
+    if len(budget) != 1:
+        raise ValueError(f"{section} config sets {budget or 'neither'} of {list(BUDGET_KEYS)}: set exactly one")
+    return {k: cfg[k] for k in keys} | ({"epochs": cfg["epochs"]} if cfg.get("epochs") is not None else {})
+
+
 def default_loss_csv(out_path: str | os.PathLike) -> Path:
     """Where a trainer writes the loss curve by default: beside the weights, `<stem>.loss.csv`."""
     return Path(out_path).with_suffix(".loss.csv")
