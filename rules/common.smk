@@ -163,22 +163,34 @@ def segmenter_config(dataset):
     return with_authors_backbone(seg, dataset_config(dataset)["format"])
 
 
+EMBEDDING_STEP0 = ("baseline", "ale")  # the step-0 networks that score class embeddings
+
+
+def step0_embeddings(wildcards):
+    """The class embedding table a step-0 job reads: that of the baseline and ALE, none else."""
+    kind = wildcards.get("kind") or wildcards.get("method")
+    return embedding_table(wildcards.dataset) if kind in EMBEDDING_STEP0 else []
+
+
 def step0_config(dataset, kind):
-    """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`)
-    and may train for other epochs."""
+    """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`),
+    ALE's its margin (`ale`), and both may train for the baseline's other epochs."""
     seg = segmenter_config(dataset)
-    if kind != "baseline":
+    if kind not in EMBEDDING_STEP0:
         return seg
     baseline = stage_config(config, "baseline", dataset)
-    extra = {"devise": {"loss": baseline["loss"], "margin": baseline["margin"]}}
+    if kind == "ale":
+        extra = {"ale": {"margin": stage_config(config, "ale", dataset)["margin"]}}
+    else:
+        extra = {"devise": {"loss": baseline["loss"], "margin": baseline["margin"]}}
     if baseline["epochs"]:
         extra["train"] = {"epochs": baseline["epochs"]}
     return deep_merge(seg, extra)
 
 
 def baseline_init(wildcards):
-    """The seen-only checkpoint the baseline starts from, when `baseline.init: seenonly`."""
-    if wildcards.kind == "baseline" and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
+    """The seen-only checkpoint the baseline (and ALE) starts from, when `baseline.init: seenonly`."""
+    if wildcards.kind in EMBEDDING_STEP0 and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
         return f"checkpoints/{run_dir(wildcards)}/seenonly.pt"
     return []
 

@@ -1,19 +1,19 @@
-# Step 0: index (+ embeddings) -> checkpoints/{dataset}/k{K}/{seenonly,baseline}.pt and
+# Step 0: index (+ embeddings) -> checkpoints/{dataset}/k{K}/{seenonly,baseline,ale}.pt and
 # checkpoints/{dataset}/supervised.pt. Each job resumes from its `.work/last.pt` if killed.
 
 
 rule train_step0:
-    """Seen-only DeepLabv3+ (unseen images dropped) or the DeViSE baseline, for split K."""
+    """Seen-only DeepLabv3+ (unseen images dropped), the DeViSE baseline or ALE, for split K."""
     input:
         external_inputs("backbone_weights"),
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "baseline" else [],
+        embeddings=step0_embeddings,
         init=baseline_init,
         holdout=stage_holdout,
     output:
         "checkpoints/{dataset}{seedtag}/k{K}/{kind}.pt",
     wildcard_constraints:
-        kind="seenonly|baseline",
+        kind="seenonly|baseline|ale",
         dataset=step0_dataset_constraint(),  # not the seen-only checkpoints of segmenter.init: authors
     params:
         classes=lambda wc: class_names(wc.dataset),
