@@ -1,5 +1,5 @@
 """The ALE baseline (Akata et al., "Label-Embedding for Image Classification", TPAMI 2015),
-adapted to pixels as the paper's K = 2 experiment on VOC adapts it.
+adapted to pixels: the comparison the paper reports at K = 2 on VOC, in the text beside Table 1.
 
 ALE scores an input x against a class y with a bilinear compatibility F(x, y) = theta(x)^T W
 phi(y). Here theta(x) is a pixel's DeepLabv3+ feature, W the 1x1 projection to the embedding
@@ -8,7 +8,7 @@ appended to theta(x)), and phi(y) the class's word embedding, l2-normalised as A
 its class embeddings. So the network is `DeviseSegmenter`'s; only the score and the loss differ.
 
 **Unnormalised compatibility.** F is ALE's own: the pixel's projection is not normalised, as
-it is in the DeViSE baseline's cosine. ALE's margin is Delta = 1 (its 0/1 loss between labels),
+it is in the DeViSE baseline's cosine. ALE's margin is Delta = 1 (its 0/1 loss between labels; `ale.margin`),
 which cosine scores in [-1, 1] could hardly meet between related classes; with F unnormalised
 the network meets a fixed margin by growing W, which the segmenter's weight decay holds back
 (ALE, on fixed features, stopped early instead of regularising). Predicting the class with the
@@ -26,10 +26,10 @@ taken as 0 when r = 0, averaged over the non-void pixels. beta_r / r times the s
 times the mean violation: the loss grows like log r rather than like r (the DeViSE rank loss's
 plain sum), which puts the weight on the top of the ranking, as ALE chooses alpha_k = 1/k to
 do. beta_r / r is piecewise constant in the scores, so the gradient flows through the hinge
-terms only. ALE's SGD estimates r by drawing labels until a
-violator turns up (r ~ (|Y| - 1) / draws); with at most a few dozen seen classes per pixel (59
-on Pascal-Context) this module counts r exactly over all seen classes instead, at the cost
-of one (pixels x seen classes) score matrix, which the DeViSE rank loss computes anyway.
+terms only. ALE's SGD estimates r by drawing labels until a violator turns up (r ~ (|Y| - 1)
+/ draws); with a few dozen seen classes at most (58 of Pascal-Context's 60 at K = 2) this
+module counts r exactly over all seen classes instead, at the cost of one (pixels x seen
+classes) score matrix, which the DeViSE rank loss computes anyway.
 
 Unseen classes never take part in training (neither targets nor negatives); evaluation scores
 every class, seen and unseen, by F.
