@@ -25,7 +25,10 @@ def brute_force_loss(out, labels, emb, seen, margin):
     sum of hinges by (1 + ... + 1/r) / r; mean over pixels. Also the gradient of that loss with
     respect to `out`, by hand: weight * sum over violators of (e_j - e_y), over the pixel count."""
     unit = [[float(v) for v in F.normalize(e, dim=0)] for e in emb]
-    dot = lambda v, e: sum(a * b for a, b in zip(v, e))  # noqa: E731
+
+    def dot(v, e):
+        return sum(a * b for a, b in zip(v, e))
+
     total, grads = 0.0, []
     for v, y in zip(out.tolist(), labels.tolist()):
         hinges = {j: max(0.0, margin + dot(v, unit[j]) - dot(v, unit[y])) for j in seen if j != y}
