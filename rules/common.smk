@@ -164,22 +164,34 @@ def segmenter_config(dataset):
     return with_authors_backbone(seg, dataset_config(dataset)["format"])
 
 
+EMBEDDING_STEP0 = tuple(n for n, m in BY_NAME.items() if m.step0_embeddings)  # step-0 networks scoring class embeddings
+
+
+def step0_embeddings(wildcards):
+    """The class embedding table a step-0 job reads: that of the baseline and ALE, none else."""
+    kind = wildcards.get("kind") or wildcards.get("method")
+    return embedding_table(wildcards.dataset) if kind in EMBEDDING_STEP0 else []
+
+
 def step0_config(dataset, kind):
-    """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`)
-    and may train for other epochs."""
+    """The segmenter settings of one step-0 network; the baseline's carry its loss (`devise`),
+    ALE's its margin (`ale`), and both may train for the baseline's other epochs."""
     seg = segmenter_config(dataset)
-    if kind != "baseline":
+    if kind not in EMBEDDING_STEP0:
         return seg
     baseline = stage_config(config, "baseline", dataset)
-    extra = {"devise": {"loss": baseline["loss"], "margin": baseline["margin"]}}
+    if kind == "ale":
+        extra = {"ale": {"margin": stage_config(config, "ale", dataset)["margin"]}}
+    else:
+        extra = {"devise": {"loss": baseline["loss"], "margin": baseline["margin"]}}
     if baseline["epochs"]:
         extra["train"] = {"epochs": baseline["epochs"]}
     return deep_merge(seg, extra)
 
 
 def baseline_init(wildcards):
-    """The seen-only checkpoint the baseline starts from, when `baseline.init: seenonly`."""
-    if wildcards.kind == "baseline" and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
+    """The seen-only checkpoint the baseline (and ALE) starts from, when `baseline.init: seenonly`."""
+    if wildcards.kind in EMBEDDING_STEP0 and stage_config(config, "baseline", wildcards.dataset)["init"] == "seenonly":
         return f"checkpoints/{run_dir(wildcards)}/seenonly.pt"
     return []
 
@@ -200,8 +212,8 @@ def results_meta(wildcards, method):
     ds, base = wildcards.dataset, method.partition("_p")[0]
     generator = stage_config(config, GENERATOR_METHODS[base], ds) if base in GENERATOR_METHODS else None
     selftrain, baseline = None, None
-    if base == "baseline":
-        baseline = stage_config(config, "baseline", ds) | {"epochs": step0_config(ds, "baseline")["train"]["epochs"]}
+    if base in EMBEDDING_STEP0:
+        baseline = stage_config(config, "baseline", ds) | {"epochs": step0_config(ds, base)["train"]["epochs"]}
     if base == "zs5":
         p = method.removeprefix("zs5_p") if "_p" in method else selftrain_p(ds)
         selftrain = stage_config(config, "selftrain", ds) | {"p": p if p == "cv" else float(p)}
@@ -209,7 +221,8 @@ def results_meta(wildcards, method):
                     classifier_protocol=config["classifier"]["protocol"], segmenter=segmenter_config(ds),
                     holdout_scope=config["holdout"]["scope"], embedding_source=embedding_source(config, ds),
                     generator=generator, dropout_at_generation=config["bank"]["dropout_at_generation"],
-                    selftrain=selftrain, baseline=baseline, eval_short_side=config["evaluation"]["short_side"],
+                    selftrain=selftrain, baseline=baseline,
+                    ale=stage_config(config, "ale", ds) if base == "ale" else None, eval_short_side=config["evaluation"]["short_side"],
                     classifier=stage_config(config, "classifier", ds),
                     max_per_class=stage_config(config, "features", ds)["max_per_class"])
 

@@ -3,11 +3,11 @@
 
 
 rule evaluate_step0:
-    """The reference rows: the seen-only segmenter and the DeViSE baseline, over all classes."""
+    """The reference rows: the seen-only segmenter, the DeViSE baseline and ALE, over all classes."""
     input:
         checkpoint="checkpoints/{dataset}{seedtag}/k{K}/{method}.pt",
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if BY_NAME[wc.method].step0_embeddings else [],
+        embeddings=step0_embeddings,
     output:
         metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
                        category="Metrics", subcategory="{dataset}"),

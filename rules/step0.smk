@@ -1,13 +1,13 @@
-# Step 0: index (+ embeddings) -> checkpoints/{dataset}/k{K}/{seenonly,baseline}.pt and
+# Step 0: index (+ embeddings) -> checkpoints/{dataset}/k{K}/{seenonly,baseline,ale}.pt and
 # checkpoints/{dataset}/supervised.pt. Each job resumes from its `.work/last.pt` if killed.
 
 
 rule train_step0:
-    """Seen-only DeepLabv3+ (unseen images dropped) or the DeViSE baseline, for split K."""
+    """Seen-only DeepLabv3+ (unseen images dropped), the DeViSE baseline or ALE, for split K."""
     input:
         external_inputs("backbone_weights"),
         index="data/{dataset}/index.csv",
-        embeddings=lambda wc: embedding_table(wc.dataset) if BY_NAME[wc.kind].step0_embeddings else [],
+        embeddings=step0_embeddings,
         init=baseline_init,
         holdout=stage_holdout,
     output:

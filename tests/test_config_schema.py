@@ -13,7 +13,7 @@ SCHEMA = load_schema(SCHEMA_PATH)
 
 # Sections whose keys are checked, as paths; the per-dataset overrides take the same checks.
 # (synthvoc and synthcontext share their segmenter and baseline through YAML anchors: voc stands in.)
-TOP = ["segmenter", "segmenter.train", "baseline", "features", "generator", "gc", "holdout", "bank",
+TOP = ["segmenter", "segmenter.train", "baseline", "ale", "features", "generator", "gc", "holdout", "bank",
        "classifier", "classifier.calibration", "selftrain", "selftrain.finetune", "evaluation",
        "figures", "predict", "compute", "embeddings"]
 PER_DATASET = ["datasets.voc.segmenter", "datasets.voc.segmenter.train",
@@ -78,7 +78,7 @@ def test_bad_enum_value_is_named_with_the_allowed_ones(base_config, path, value,
     ("selftrain.p", 101, "<= 100"), ("selftrain.p_sweep", [0, 5], ">= 1"), ("selftrain.finetune.lr", 0, "> 0"),
     ("segmenter.train.batch_size", 0, ">= 1"), ("segmenter.train.lr", -1, "> 0"),
     ("segmenter.train.momentum", 1, "< 1"), ("segmenter.decoder_dropout", [0.5, 1], "< 1"),
-    ("baseline.margin", 0, "> 0"), ("features.max_per_class", 0, ">= 1"), ("bank.n_per_class", 0, ">= 1"),
+    ("baseline.margin", 0, "> 0"), ("ale.margin", 0, "> 0"), ("features.max_per_class", 0, ">= 1"), ("bank.n_per_class", 0, ">= 1"),
     ("classifier.batch_size", 0, ">= 1"), ("classifier.calibration.max_unseen_rate", 1.5, "<= 1"),
     ("evaluation.short_side", 0, ">= 1"), ("figures.n_images", 0, ">= 1"), ("compute.threads", 0, ">= 1"),
     ("classifier.calibration.gammas", [0, -1], ">= 0"), ("figures.ks", [0], ">= 1"),
@@ -86,6 +86,7 @@ def test_bad_enum_value_is_named_with_the_allowed_ones(base_config, path, value,
     ("datasets.synthvoc.generator.iterations", 0, ">= 1"), ("datasets.synthvoc.generator.dropout", -0.1, ">= 0"),
     ("datasets.synthcontext.gc.lr", 0, "> 0"), ("datasets.voc.selftrain.p", 0, "> 0"),
     ("datasets.voc.segmenter.train.batch_size", 0, ">= 1"), ("datasets.voc.baseline.epochs", 0, ">= 1"),
+    ("datasets.voc.ale.margin", 0, "> 0"),
     ("datasets.synthvoc.world.n_train", 0, ">= 1"), ("datasets.synthvoc.world.shading", 2, "<= 1"),
     ("datasets.synthcontext.world.in_scene_prob", -0.5, ">= 0"),
 ])

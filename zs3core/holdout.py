@@ -6,7 +6,7 @@ any test image's, and gamma would be chosen on the wrong distribution. So one se
 training image ids is drawn once per dataset (`data/{dataset}/holdout.txt`), and every stage
 leaves it out according to `holdout.scope`:
 
-- `all_stages` (default): the step-0 segmenters (seen-only and the DeViSE baseline), the
+- `all_stages` (default): the step-0 segmenters (seen-only, the DeViSE and ALE baselines), the
   generators, the retrained classifiers and ZS5Net's self-training never train on it;
 - `classifier_only`: only the classifiers leave it out (the segmenters and generators see every
   training image, as in the paper's own training).

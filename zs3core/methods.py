@@ -57,6 +57,7 @@ class Method:
 METHODS = (
     Method("supervised", "Supervised", "supervised", "supervised", tables=(1, 3), in_paper=True),
     Method("baseline", "Baseline", "strict", "step0", tables=(1, 2, 3), in_paper=True, step0_embeddings=True),
+    Method("ale", "ALE baseline", "strict", "step0", tables=(1,), in_paper=True, step0_embeddings=True),
     Method("zs3", "ZS3Net", FOLLOWS_CLASSIFIER, "retrained", tables=(1, 2, 3), generator="generator", bank="gmmn",
            classifier_rows="real seen rows + the GMMN's unseen bank (or its features at unseen masks, "
                            "classifier.protocol: authors)", cv_gamma="zs3", in_paper=True, figures=True),

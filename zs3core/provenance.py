@@ -28,7 +28,8 @@ differently apart without the config that made them:
   the evaluation fills in), `pseudo_calibrated`, `selftrain_mode`;
 - for the DeViSE baseline: `baseline_loss` (`cosine`, the paper's, or `rank`), `baseline_margin`
   (the rank loss's; empty for cosine, which has none), `baseline_init` (`scratch`, `seenonly`)
-  and `baseline_epochs` (the epochs it trained for);
+  and `baseline_epochs` (the epochs it trained for); for ALE, trained like it, `baseline_init`,
+  `baseline_epochs` and `ale_margin`;
 - `embedding_source`, and `eval_short_side` where the evaluation resized images.
 """
 from __future__ import annotations
@@ -68,14 +69,15 @@ def bandwidth_record(generator_cfg: dict) -> dict:
 def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
              holdout_scope: str, embedding_source: str, generator: dict | None = None,
              dropout_at_generation: bool | None = None, selftrain: dict | None = None,
-             baseline: dict | None = None, eval_short_side: int | None = None, classifier: dict | None = None,
+             baseline: dict | None = None, ale: dict | None = None, eval_short_side: int | None = None, classifier: dict | None = None,
              max_per_class: int | None = None) -> dict:
     """The provenance columns of one method's rows (`calibration`/`gamma` start as raw / 0).
 
     `generator` is the generator (or GC) section of methods that have one, with the bank's
     `dropout_at_generation`; `selftrain` ({p, calibrated, mode}) that of ZS5Net, its p a number or
     `cv` (then `pseudo_p` is NaN until the evaluation sets the classifier's); `baseline`
-    ({loss, margin, init, epochs}, epochs resolved) that of the DeViSE baseline; `classifier`
+    ({loss, margin, init, epochs}, epochs resolved) that of the DeViSE baseline and of ALE, which
+    trains like it, `ale` (the `ale` section) ALE's own; `classifier`
     (the `classifier` section) and `max_per_class` (`features.max_per_class`) those of the
     methods that retrain the classifier on feature rows.
     """
@@ -108,6 +110,9 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
         meta |= {"baseline_loss": baseline["loss"],
                  "baseline_margin": float(baseline["margin"]) if baseline["loss"] == "rank" else None,
                  "baseline_init": baseline["init"], "baseline_epochs": int(baseline["epochs"])}
+    if base == "ale" and baseline is not None and ale is not None:
+        meta |= {"baseline_init": baseline["init"], "baseline_epochs": int(baseline["epochs"]),
+                 "ale_margin": float(ale["margin"])}
     if eval_short_side:
         meta["eval_short_side"] = int(eval_short_side)
     return meta

@@ -62,7 +62,7 @@ def test_unknown_unseen_mode_is_named(voc_index):
         training_set(voc_index[0], VOC_CLASSES, [], {**TINY, "unseen_pixels": "mask"})
 
 
-@pytest.mark.parametrize("kind", ["seenonly", "baseline"])
+@pytest.mark.parametrize("kind", ["seenonly", "baseline", "ale"])
 def test_tiny_step0_run_trains_loads_and_scores(voc_index, tmp_path, kind):
     index, labels = voc_index
     torch.set_num_threads(1)
@@ -110,3 +110,19 @@ def test_the_baseline_loss_is_the_configured_one_over_the_seen_classes():
     assert isinstance(loss_function("seenonly"), torch.nn.CrossEntropyLoss)
     with pytest.raises(ValueError, match="baseline.loss"):
         loss_function("baseline", emb, [0, 1, 3], {"loss": "hinge", "margin": 0.1})
+
+
+def test_ale_is_the_baseline_network_scored_bilinearly_and_trained_by_its_ranking_loss():
+    from zs3core.models.ale import ALELoss, ALESegmenter
+    from zs3core.train.step0 import build_model, loss_function
+
+    emb = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    ale = loss_function("ale", emb, seen_ids=[0, 1, 3], ale={"margin": 0.5})
+    assert isinstance(ale, ALELoss) and ale.margin == 0.5 and len(ale.weights) == 3  # r = 0, 1, 2
+    torch.testing.assert_close(ale.seen_embeddings,
+                               torch.nn.functional.normalize(torch.from_numpy(emb), dim=1)[[0, 1, 3]])
+    model = build_model("ale", 5, TINY, emb)
+    assert isinstance(model, ALESegmenter)
+    assert model.state_dict().keys() == build_model("baseline", 5, TINY, emb).state_dict().keys()
+    with pytest.raises(ValueError, match="ale network needs the class embedding table"):
+        build_model("ale", 5, TINY)

@@ -60,3 +60,27 @@ def test_paper_configuration_on_real_formats(workdir, tmp_path):
     assert row["embedding_source"] == "authors"  # the paper's tables, the real datasets' default
     with FeatureFile(workdir / "features/voc/k2/train.h5") as f:
         assert f.feature_dim == 256 and f.n_images == 12
+
+
+def test_ale_plans_like_the_baseline(workdir):
+    """ALE's step-0 job reads the class embeddings and, as the synthetic baseline does
+    (`baseline.init: seenonly`), the seen-only checkpoint; its row is evaluated by evaluate_step0."""
+    plan = run_snakemake(workdir, ["results/synthvoc_k2_ale.csv"], small_synthetic(), "-n").stdout
+    jobs = plan.split("rule ")
+    (train,) = [j for j in jobs if j.startswith("train_step0:") and "kind=ale" in j]
+    assert "embeddings/spacy_md/synthvoc.npy" in train and "checkpoints/synthvoc/k2/seenonly.pt" in train
+    (evaluate,) = [j for j in jobs if j.startswith("evaluate_step0:")]
+    assert "checkpoints/synthvoc/k2/ale.pt" in evaluate and "embeddings/spacy_md/synthvoc.npy" in evaluate
+
+
+def test_ale_row_builds_from_nothing(workdir):
+    overrides = small_synthetic()
+    overrides["datasets"]["synthvoc"]["segmenter"] = {"train": TINY_TRAINING}
+    run_snakemake(workdir, ["results/synthvoc_k2_ale.csv"], overrides)
+    row = metrics_row(workdir / "results/synthvoc_k2_ale.csv")
+    assert (row["dataset"], row["K"], row["method"], row["protocol"]) == ("synthvoc", "2", "ale", "strict")
+    assert 0 <= float(row["unseen_miou"]) <= 100 and 0 <= float(row["hiou"]) <= 100
+    cm = np.load(workdir / "results/synthvoc_k2_ale_confusion.npy")
+    assert cm.shape == (1, 21, 21) and cm.sum() > 0
+    losses = (workdir / "checkpoints/synthvoc/k2/ale.work/loss.csv").read_text().splitlines()
+    assert len(losses) == 1 + 5  # header, then the synthetic baseline's 5 epochs

@@ -30,11 +30,17 @@ def downsample_mask(masks: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(masks[:, None].float(), size=size, mode="nearest-exact")[:, 0].long()
 
 
-def labelled_projections(projections: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
-    """(n, D) unit-norm projections of the non-void pixels at the feature stride, and their labels."""
+def labelled_pixels(projections: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    """(n, D) projections of the non-void pixels at the feature stride, and their labels."""
     masks = downsample_mask(masks, projections.shape[-2:])
     valid = masks != VOID
-    return F.normalize(projections.permute(0, 2, 3, 1)[valid].float(), dim=1), masks[valid]
+    return projections.permute(0, 2, 3, 1)[valid].float(), masks[valid]
+
+
+def labelled_projections(projections: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    """(n, D) unit-norm projections of the non-void pixels at the feature stride, and their labels."""
+    out, labels = labelled_pixels(projections, masks)
+    return F.normalize(out, dim=1), labels
 
 
 class DeviseSegmenter(nn.Module):
@@ -79,14 +85,15 @@ class CosineLoss(nn.Module):
         return (1 - cosine).sum() / max(len(labels), 1)  # a batch of void pixels only gives 0
 
 
-class RankLoss(nn.Module):
-    """DeViSE's hinge rank loss: per non-void pixel with class y and output v, the sum over the
-    other seen classes j of max(0, margin - cos(v, e_y) + cos(v, e_j)), averaged over pixels.
+class SeenClassHinges(nn.Module):
+    """The hinge terms of a ranking loss over the seen classes: for a pixel with class y and
+    scores s (one per seen class), max(0, margin - s_y + s_j) for every other seen class j.
 
-    Only the seen classes' embeddings take part: unseen classes are never targets nor negatives.
+    Only the seen classes' (unit-norm) embeddings take part: unseen classes are never targets
+    nor negatives.
     """
 
-    def __init__(self, embeddings: Tensor, seen_ids, margin: float = 0.1):
+    def __init__(self, embeddings: Tensor, seen_ids, margin: float):
         super().__init__()
         seen_ids = torch.as_tensor(list(seen_ids), dtype=torch.long)
         position = torch.full((VOID + 1,), -1, dtype=torch.long)
@@ -95,13 +102,25 @@ class RankLoss(nn.Module):
         self.register_buffer("position", position)  # class id -> its column among the seen
         self.margin = float(margin)
 
-    def forward(self, projections: Tensor, masks: Tensor) -> Tensor:
-        out, labels = labelled_projections(projections, masks)
+    def hinges(self, out: Tensor, labels: Tensor) -> Tensor:
+        """(pixels, seen classes) hinge terms of the (n, D) outputs `out`, scored by their inner
+        product with the seen embeddings; 0 in each pixel's own class column."""
         target = self.position[labels]
         if (target < 0).any():
             raise ValueError(f"labels {labels[target < 0].unique().tolist()} are not seen classes: "
                              f"the rank loss must never see an unseen class")
-        cosine = out @ self.seen_embeddings.T  # (pixels, seen classes)
-        hinge = (self.margin - cosine.gather(1, target[:, None]) + cosine).clamp(min=0)
-        hinge = hinge.scatter(1, target[:, None], 0.0)  # no term for the pixel's own class
-        return hinge.sum() / max(len(labels), 1)
+        scores = out @ self.seen_embeddings.T  # (pixels, seen classes)
+        hinge = (self.margin - scores.gather(1, target[:, None]) + scores).clamp(min=0)
+        return hinge.scatter(1, target[:, None], 0.0)  # no term for the pixel's own class
+
+
+class RankLoss(SeenClassHinges):
+    """DeViSE's hinge rank loss: per non-void pixel with class y and output v, the sum over the
+    other seen classes j of max(0, margin - cos(v, e_y) + cos(v, e_j)), averaged over pixels."""
+
+    def __init__(self, embeddings: Tensor, seen_ids, margin: float = 0.1):
+        super().__init__(embeddings, seen_ids, margin)
+
+    def forward(self, projections: Tensor, masks: Tensor) -> Tensor:
+        out, labels = labelled_projections(projections, masks)
+        return self.hinges(out, labels).sum() / max(len(labels), 1)  # a batch of void pixels only gives 0

@@ -8,6 +8,9 @@
 - `baseline`: the DeViSE baseline, the classifier replaced by a projection to the embedding
   space, trained on seen classes by cosine regression onto the class embedding (the paper's,
   `baseline.loss: cosine`) or with DeViSE's hinge rank loss on cosine similarities (`rank`).
+- `ale`: the ALE baseline, the same network scored by ALE's bilinear compatibility and trained
+  with its weighted approximate ranking loss (`zs3core.models.ale`); initialised and trained
+  for as many epochs as the DeViSE baseline (`baseline.init`, `baseline.epochs`).
 """
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ from torch import nn
 from zs3core.data.dataset import SegmentationDataset, void_lut, without_classes
 from zs3core.device import resolve_device
 from zs3core.models.deeplab import build_segmenter
+from zs3core.models.ale import ALELoss, ALESegmenter
 from zs3core.models.devise import CosineLoss, DeviseSegmenter, RankLoss
 from zs3core.train.segmenter import SegmenterTraining, load_trained, train_segmenter
 
-KINDS = ("seenonly", "supervised", "baseline")
+KINDS = ("seenonly", "supervised", "baseline", "ale")
+EMBEDDING_KINDS = {"baseline": DeviseSegmenter, "ale": ALESegmenter}  # kinds that score class embeddings
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "head_lr_mult", "momentum", "weight_decay",
                  "poly_power", "num_workers", "amp")
 
@@ -51,21 +56,24 @@ def build_model(kind: str, num_classes: int, seg_cfg: dict, embeddings: np.ndarr
     """The network of one step-0 kind, freshly initialised as the config says."""
     if kind not in KINDS:
         raise ValueError(f"unknown segmenter kind {kind!r}, expected one of {KINDS}")
-    if kind == "baseline":
+    if kind in EMBEDDING_KINDS:
         if embeddings is None:
-            raise ValueError("the DeViSE baseline needs the class embedding table")
+            raise ValueError(f"the {kind} network needs the class embedding table")
         table = torch.as_tensor(embeddings, dtype=torch.float32)
-        return DeviseSegmenter(build_segmenter(table.shape[1], seg_cfg), table)
+        return EMBEDDING_KINDS[kind](build_segmenter(table.shape[1], seg_cfg), table)
     return build_segmenter(num_classes, seg_cfg)
 
 
 def loss_function(kind: str, embeddings: np.ndarray | None = None, seen_ids: Sequence[int] = (),
-                  devise: dict | None = None) -> nn.Module:
-    """Cross-entropy, or for the baseline the loss `devise` names (`rank` with its `margin`, or
-    `cosine`) over the class embeddings; the rank loss ranks among the `seen_ids` only."""
-    if kind != "baseline":
+                  devise: dict | None = None, ale: dict | None = None) -> nn.Module:
+    """Cross-entropy; for the baseline the loss `devise` names (`rank` with its `margin`, or
+    `cosine`) over the class embeddings; for ALE its ranking loss with `ale`'s `margin`. The
+    ranking losses rank among the `seen_ids` only."""
+    if kind not in EMBEDDING_KINDS:
         return nn.CrossEntropyLoss(ignore_index=255)
     table = torch.as_tensor(embeddings, dtype=torch.float32)
+    if kind == "ale":
+        return ALELoss(table, seen_ids, (ale or {"margin": 1.0})["margin"])  # config.yaml's `ale` default
     devise = devise or {"loss": "cosine", "margin": 0.1}  # config.yaml's `baseline` defaults
     if devise["loss"] == "rank":
         return RankLoss(table, seen_ids, devise["margin"])
@@ -75,7 +83,7 @@ def loss_function(kind: str, embeddings: np.ndarray | None = None, seen_ids: Seq
 
 
 def init_from_seen_only(model: DeviseSegmenter, checkpoint) -> None:
-    """Start the baseline from a trained seen-only segmenter: every weight but the classifier,
+    """Start the baseline (or ALE) from a trained seen-only segmenter: every weight but the classifier,
     which the projection to the embedding space replaces."""
     state, _ = load_trained(checkpoint, rebuild_hint=str(checkpoint))
     trunk = {k: v for k, v in state.items() if not k.startswith("classifier.")}
@@ -91,7 +99,7 @@ def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequen
                 log: logging.Logger | None = None) -> None:
     """Train one step-0 network and write its final weights atomically to `out_path`.
 
-    `init_checkpoint`: for the baseline, a seen-only checkpoint to start its trunk from.
+    `init_checkpoint`: for the baseline and ALE, a seen-only checkpoint to start its trunk from.
     `holdout`: training image ids it must not learn from (`zs3core.holdout`).
     """
     torch.manual_seed(seed)  # the initial weights are a function of the seed
@@ -108,8 +116,8 @@ def train_step0(kind: str, index_csv, class_names: Sequence[str], unseen: Sequen
     cfg = SegmenterTraining(seed=seed, **{k: seg_cfg["train"][k] for k in TRAINING_KEYS})
     excluded = set(unseen)
     seen_ids = [i for i, c in enumerate(class_names) if c not in excluded]
-    train_segmenter(model, dataset, loss_function(kind, embeddings, seen_ids, seg_cfg.get("devise")), cfg,
-                    work_dir=work_dir, out_path=out_path, log=log)
+    loss = loss_function(kind, embeddings, seen_ids, seg_cfg.get("devise"), seg_cfg.get("ale"))
+    train_segmenter(model, dataset, loss, cfg, work_dir=work_dir, out_path=out_path, log=log)
 
 
 def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.ndarray | None = None,
@@ -123,5 +131,6 @@ def load_step0(kind: str, path, num_classes: int, seg_cfg: dict, embeddings: np.
 
 
 def scorer(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Per-class scores for evaluation: logits, or cosine similarities for the baseline."""
+    """Per-class scores for evaluation: logits, or for the baseline the cosine similarities
+    (ALE: the bilinear compatibilities) to the class embeddings."""
     return model.scores if isinstance(model, DeviseSegmenter) else model
