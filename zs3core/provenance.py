@@ -72,9 +72,9 @@ def bandwidth_record(generator_cfg: dict) -> dict:
 def generator_settings_record(generator_cfg: dict, rule: str = "configured", keys=()) -> dict:
     """`generator_settings` (`rule`), the bandwidth columns, `generator_hidden` and `generator_<key>`
     of each other key of `keys` (a cross-validated grid's), from the settings a generator trained with."""
-    meta = bandwidth_record(generator_cfg) | {"generator_hidden": int(generator_cfg["hidden"]),
-                                              "generator_settings": rule}
-    return meta | {f"generator_{k}": generator_cfg[k] for k in keys if k not in ("hidden", "bandwidths", "bandwidth_mode")}
+    meta = bandwidth_record(generator_cfg) | {"generator_settings": rule}
+    named = {"hidden", *keys} - {"bandwidths", "bandwidth_mode"}
+    return meta | {f"generator_{k}": generator_cfg[k] for k in sorted(named) if k in generator_cfg}
 
 
 def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
