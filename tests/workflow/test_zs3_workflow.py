@@ -153,6 +153,9 @@ def test_changing_a_cv_setting_reruns_the_cv_and_what_reads_its_gamma(built):
     overrides["cv"] = {"max_pseudo_fraction": 0.3}
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("cross_validate") == 4  # zs3 and ceiling at K = 2, 4
+    # the generator's settings are chosen on the same pseudo split: the generators and banks follow
+    assert jobs.pop("cross_validate_generator") == 2 and jobs.pop("train_generator") == 2
+    assert jobs.pop("generate_bank") == 2
     assert jobs.pop("cross_validate_p") == 2
     assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_ceiling") == 2 and jobs.pop("retrain_zs5") == 4
     assert jobs.pop("evaluate_retrained") == 8  # zs3, ceiling, zs5 and the two sweep rows
