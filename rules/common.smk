@@ -21,6 +21,7 @@ from zs3core.data.layouts import LAYOUTS, LayoutError, choose_layout
 from zs3core.embeddings import MissingWordsError, check_vocabulary
 from zs3core.methods import (BY_NAME, classifier_methods, cv_kinds, evaluated_pattern, figure_pattern, split_methods,
                              table_methods)
+from zs3core.generator_grid import section_grid
 from zs3core.named import named_model, named_tag, new_names
 from zs3core.prerequisites import external_files, require as require_external
 from zs3core.provenance import GENERATOR_METHODS, row_meta
@@ -522,3 +523,23 @@ def cv_report_splits(dataset):
                              for f, ext in (("gamma", "json"), ("sweep", "csv"))}
                           | {f"results_{m}": f"results/{dataset}{seed_tag(seed)}_k{k}_{m}.csv" for m in ("zs3", "ceiling")})
     return splits
+
+
+# The generator's own zero-shot cross-validation (rule cross_validate_generator, zs3core/cv_generator.py).
+def generator_cv_settings(dataset, section):
+    """What a generator section's cross-validation reads: the choice, the budget and its grid."""
+    cv = stage_config(config, "generator_cv", dataset)
+    return {"choice": cv["choice"], "budget": cv["budget"], "grid": section_grid(cv, section)}
+
+
+def generator_settings_file(wildcards, section="generator"):
+    """The cross-validated settings a section's generator trains with; none where it has no grid."""
+    if not section_grid(stage_config(config, "generator_cv", wildcards.dataset), section):
+        return []
+    return f"cv/{run_dir(wildcards)}/settings_{section}.json"
+
+
+def method_settings_file(wildcards):
+    """The settings file of the generator a method's rows are built from (their provenance columns)."""
+    base = wildcards.method.partition("_p")[0]
+    return generator_settings_file(wildcards, GENERATOR_METHODS[base]) if base in GENERATOR_METHODS else []

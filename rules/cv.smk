@@ -3,6 +3,8 @@
 # classifier.calibration.rule: cv) + sweep_{zs3,ceiling}.csv; all splits -> results/cv_{dataset}.{csv,md}.
 # ZS5Net's p (zs3core/cv_selftrain.py): features -> cv/{dataset}/k{K}/p_zs5.json + sweep_p_zs5.csv,
 # read by ZS5Net's jobs under selftrain.p: cv.
+# The generator's settings (zs3core/cv_generator.py): features -> cv/{dataset}/k{K}/settings_{section}.json +
+# sweep_settings_{section}.csv, read by the section's generator and by the two rules above.
 
 
 rule cross_validate:
@@ -13,6 +15,7 @@ rule cross_validate:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         holdout="data/{dataset}/holdout.txt",
         embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "zs3" else [],
+        settings=lambda wc: generator_settings_file(wc) if wc.kind == "zs3" else [],
     output:
         gamma="cv/{dataset}{seedtag}/k{K}/gamma_{kind}.json",
         sweep="cv/{dataset}{seedtag}/k{K}/sweep_{kind}.csv",
@@ -45,6 +48,7 @@ rule cross_validate_p:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         holdout="data/{dataset}/holdout.txt",
         embeddings=lambda wc: embedding_table(wc.dataset),
+        settings=generator_settings_file,
     output:
         p="cv/{dataset}{seedtag}/k{K}/p_zs5.json",
         sweep="cv/{dataset}{seedtag}/k{K}/sweep_p_zs5.csv",
@@ -67,6 +71,39 @@ rule cross_validate_p:
         runtime=120,
     script:
         "../workflow_scripts/cross_validate_p.py"
+
+
+rule cross_validate_generator:
+    """A generator section's settings from its grid (`generator_cv`) on the pseudo-unseen split of
+    cross_validate: per point a generator (at `budget` of its steps), bank and classifier; the point
+    by pseudo hIoU at its cross-validated gamma (generator_cv.choice)."""
+    input:
+        features="features/{dataset}{seedtag}/k{K}/train.h5",
+        holdout="data/{dataset}/holdout.txt",
+        embeddings=lambda wc: embedding_table(wc.dataset),
+    output:
+        settings="cv/{dataset}{seedtag}/k{K}/settings_{section}.json",
+        sweep="cv/{dataset}{seedtag}/k{K}/sweep_settings_{section}.csv",
+    wildcard_constraints:
+        section="[a-z][a-z0-9_]*",
+    params:
+        generator_cv=lambda wc: generator_cv_settings(wc.dataset, wc.section),
+        section=lambda wc: stage_config(config, wc.section, wc.dataset),
+        cv=config["cv"],
+        classifier=lambda wc: classifier_settings(wc.dataset, "cv"),
+        n_per_class=config["bank"]["n_per_class"],
+        dropout_at_generation=config["bank"]["dropout_at_generation"],
+        seed=seed_of,
+    threads: config["compute"]["threads"]
+    log:
+        "logs/cv/{dataset}{seedtag}_k{K}_settings_{section}.log",
+    benchmark:
+        "benchmarks/cv/{dataset}{seedtag}_k{K}_settings_{section}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../workflow_scripts/cross_validate_generator.py"
 
 
 rule cv_report:

@@ -69,6 +69,7 @@ rule evaluate_retrained:
         checkpoint="checkpoints/{dataset}{seedtag}/k{K}/seenonly.pt",
         classifier=classifier_file,
         index="data/{dataset}/index.csv",
+        generator_settings=method_settings_file,  # the chosen generator settings its rows record
     output:
         metrics=report("results/{dataset}{seedtag}_k{K}_{method}.csv", caption="../report/metrics.rst",
                        category="Metrics", subcategory="{dataset}"),

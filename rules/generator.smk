@@ -2,11 +2,13 @@
 
 
 rule train_generator:
-    """GMMN trained by multi-kernel MMD on real seen-class features of seen-only images."""
+    """GMMN trained by multi-kernel MMD on real seen-class features of seen-only images, with the
+    settings its zero-shot cross-validation chose where `generator_cv` names a grid."""
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         embeddings=lambda wc: embedding_table(wc.dataset),
         holdout=stage_holdout,
+        settings=generator_settings_file,  # the cross-validated settings (generator_cv), if any
     output:
         weights="generators/{dataset}{seedtag}/k{K}/gmmn.pt",
         loss_curve="generators/{dataset}{seedtag}/k{K}/gmmn_loss.csv",

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 
 from zs3core.cv import TooFewClasses, cross_validate, load_cv_data, pseudo_bank, skipped
+from zs3core.generator_grid import with_chosen
 from zs3core.holdout import read_holdout
 from zs3core.io import atomic_path, write_json
 from zs3core.runlog import job_log
@@ -21,7 +22,8 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
                  len(data.eval_labels))
         bank = None
         if kind == "zs3":
-            bank = pseudo_bank(data, np.load(snakemake.input.embeddings), snakemake.params.generator,
+            bank = pseudo_bank(data, np.load(snakemake.input.embeddings),
+                               with_chosen(snakemake.params.generator, snakemake.input.get("settings"), "generator"),
                                snakemake.params.n_per_class, seed=seed, log=log,
                                dropout_at_generation=snakemake.params.dropout_at_generation)
         result = cross_validate(kind, data, snakemake.params.classifier, snakemake.params.cv, seed=seed, bank=bank,

@@ -4,6 +4,7 @@ import pandas as pd
 
 from zs3core import cv_selftrain
 from zs3core.cv import TooFewClasses, load_cv_data, pseudo_bank
+from zs3core.generator_grid import with_chosen
 from zs3core.holdout import read_holdout
 from zs3core.io import atomic_path, write_json
 from zs3core.runlog import job_log
@@ -21,7 +22,8 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         log.info("pseudo-unseen %s; %d training rows, %d pool rows of %d images, %d scored rows",
                  [data.class_names[c] for c in data.pseudo], len(data.train.class_id), len(pool.labels),
                  np.unique(pool.images).size, len(data.eval_labels))
-        bank = pseudo_bank(data, np.load(snakemake.input.embeddings), snakemake.params.generator,
+        bank = pseudo_bank(data, np.load(snakemake.input.embeddings),
+                           with_chosen(snakemake.params.generator, snakemake.input.get("settings"), "generator"),
                            snakemake.params.n_per_class, seed=seed, log=log,
                            dropout_at_generation=snakemake.params.dropout_at_generation)
         result = cv_selftrain.cross_validate_p(data, pool, bank, snakemake.params.classifier, snakemake.params.cv,

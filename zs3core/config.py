@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from zs3core import authors, authors_embeddings
 from zs3core.data.layouts import LAYOUTS
+from zs3core.generator_grid import grid_problems
 
 
 class ConfigError(ValueError):
@@ -30,6 +31,7 @@ def config_problems(config: dict) -> list[str]:
             if len(budget) != 1:
                 problems.append(f"datasets.{name}.{section} (merged over {section}) sets "
                                 f"{' and '.join(budget) or 'neither iterations nor epochs'}: set exactly one, the other null")
+    problems += grid_problems(config)
     emb = config["embeddings"]
     if emb["source"] not in emb["sources"]:
         problems.append(f"embeddings.source is '{emb['source']}', expected one of {sorted(emb['sources'])}")

@@ -19,7 +19,11 @@ differently apart without the config that made them:
   (`zs3core.holdout.excluded_from`);
 - for methods with a generator: `bandwidth_mode` and `bandwidths` (the configured list, or the
   mode's default), `dropout_at_generation`, `generator_budget` (`30 epochs`: passes over the
-  (image, seen class) pairs of the feature file, the authors' unit; or `800 iterations`); for
+  (image, seen class) pairs of the feature file, the authors' unit; or `800 iterations`),
+  `generator_hidden`, and `generator_settings`: `configured` (the section's values) or `cv` (chosen
+  by the generator's zero-shot cross-validation, `zs3core.cv_generator`: then `bandwidths`,
+  `generator_hidden` and a `generator_<key>` per other key of its grid are the chosen values, which
+  the evaluation takes from `cv/.../settings_<section>.json`, the file the generator trained with); for
   ZS3Net + GC also `gc_graphs`;
 - for methods that retrain the classifier on feature rows: `features_per_class` (rows per image
   and class, `features.max_per_class`), `classifier_epochs` and `unseen_weight`;
@@ -66,6 +70,14 @@ def bandwidth_record(generator_cfg: dict) -> dict:
     return {"bandwidth_mode": mode, "bandwidths": " ".join(f"{float(b):g}" for b in values)}
 
 
+def generator_settings_record(generator_cfg: dict, rule: str = "configured", keys=()) -> dict:
+    """`generator_settings` (`rule`), the bandwidth columns, `generator_hidden` and `generator_<key>`
+    of each other key of `keys` (a cross-validated grid's), from the settings a generator trained with."""
+    meta = bandwidth_record(generator_cfg) | {"generator_settings": rule}
+    named = {"hidden", *keys} - {"bandwidths", "bandwidth_mode"}
+    return meta | {f"generator_{k}": generator_cfg[k] for k in sorted(named) if k in generator_cfg}
+
+
 def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protocol: str, segmenter: dict,
              holdout_scope: str, embedding_source: str, generator: dict | None = None,
              dropout_at_generation: bool | None = None, selftrain: dict | None = None,
@@ -94,8 +106,8 @@ def row_meta(*, dataset: str, K: int, method: str, seed: int, classifier_protoco
     if evaluation == "authors":
         meta |= {"backbone_init": "authors", "backbone_saw_unseen": SAW_UNSEEN["authors"]}
     if generator is not None and base in GENERATOR_METHODS:
-        meta |= bandwidth_record(generator) | {"dropout_at_generation": bool(dropout_at_generation),
-                                               "generator_budget": generator_budget(generator)}
+        meta |= generator_settings_record(generator) | {"dropout_at_generation": bool(dropout_at_generation),
+                                                        "generator_budget": generator_budget(generator)}
     if classifier is not None and base in CLASSIFIER_METHODS:
         meta |= {"features_per_class": int(max_per_class), "classifier_epochs": int(classifier["epochs"]),
                  "unseen_weight": float(classifier["unseen_weight"])}

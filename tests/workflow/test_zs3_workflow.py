@@ -137,6 +137,7 @@ def test_changing_a_generator_parameter_reruns_only_what_depends_on_it(built):
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("train_generator") == 2 and jobs.pop("generate_bank") == 2
     assert jobs.pop("cross_validate") == 2  # ZS3Net's CV trains a GMMN as step 1; not the ceiling's
+    assert jobs.pop("cross_validate_generator") == 2  # its grid points are the section's at other values
     assert jobs.pop("cross_validate_p") == 2  # so does the CV of ZS5Net's p
     # ZS5Net's pseudo-labels come from the ZS3 model, so self-training reruns too: at the
     # cross-validated p for both splits and, for Figure 5's sweep at K=2, at p = 25 and 50
@@ -152,11 +153,57 @@ def test_changing_a_cv_setting_reruns_the_cv_and_what_reads_its_gamma(built):
     overrides["cv"] = {"max_pseudo_fraction": 0.3}
     jobs = planned_jobs(built, overrides)
     assert jobs.pop("cross_validate") == 4  # zs3 and ceiling at K = 2, 4
+    # the generator's settings are chosen on the same pseudo split: the generators and banks follow
+    assert jobs.pop("cross_validate_generator") == 2 and jobs.pop("train_generator") == 2
+    assert jobs.pop("generate_bank") == 2
     assert jobs.pop("cross_validate_p") == 2
     assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_ceiling") == 2 and jobs.pop("retrain_zs5") == 4
     assert jobs.pop("evaluate_retrained") == 8  # zs3, ceiling, zs5 and the two sweep rows
     # the pseudo-labels come from the calibrated ZS3 model
     assert jobs.pop("pseudo_label") == 4 and jobs.pop("extract_pseudo_features") == 4
+    assert set(jobs) <= {"table1", "table2", "table4", "claims", "cv_report", "all"} | FIGURE_RULES
+
+
+def test_the_chosen_generator_settings_reach_the_generator_and_every_row_built_from_it(built):
+    from zs3core.train.generator import load_generator
+    for K in (2, 4):
+        record = json.loads((built / f"cv/synthvoc/k{K}/settings_generator.json").read_text())
+        sweep = pd.read_csv(built / f"cv/synthvoc/k{K}/sweep_settings_generator.csv")
+        assert len(sweep) == 4 and list(sweep["point"]) == [0, 1, 2, 3]  # hidden {256, 512} x 2 bandwidth lists
+        assert record["point"] in range(4) and set(record["chosen"]) == {"hidden", "bandwidths"}
+        _, state = load_generator(built / f"generators/synthvoc/k{K}/gmmn.pt")
+        assert state["config"]["hidden"] == record["chosen"]["hidden"]
+        assert state["config"]["bandwidths"] == record["chosen"]["bandwidths"]
+        assert state["provenance"] == record["columns"] and record["columns"]["generator_settings"] == "cv"
+        for method in ("zs3", "zs5"):
+            rows = pd.read_csv(built / f"results/synthvoc_k{K}_{method}.csv")
+            for column, value in record["columns"].items():
+                assert set(rows[column]) == {value}, (K, method, column)
+    ceiling = pd.read_csv(built / "results/synthvoc_k2_ceiling.csv")
+    assert "generator_settings" not in ceiling.columns  # no generator
+
+
+def test_the_generator_and_the_gamma_cv_train_with_the_cross_validated_settings(built):
+    listing = run_snakemake(built, ["classifiers/synthvoc/k2/zs5_pcv.pt"], tiny_config(), "-n", "--forceall").stdout
+    inputs = {}
+    for rule, files in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    input: (.*)$", listing, re.M):
+        inputs.setdefault(rule, []).append(files.split(", "))
+    for rule in ("train_generator", "cross_validate", "cross_validate_p"):
+        assert inputs[rule] == [inputs[rule][0]] and "cv/synthvoc/k2/settings_generator.json" in inputs[rule][0], rule
+
+
+def test_changing_only_the_generator_grid_reruns_its_cv_and_what_reads_it(built):
+    overrides = tiny_config()
+    overrides["generator_cv"] = {"grids": {"generator": {"hidden": [256, 128]}}}
+    listing = run_snakemake(built, [], overrides, "-n", "--quiet", "rules", "--rerun-triggers", "params").stdout
+    jobs = jobs_listed(listing)
+    assert jobs.pop("cross_validate_generator") == 2
+    assert jobs.pop("train_generator") == 2 and jobs.pop("generate_bank") == 2
+    assert jobs.pop("cross_validate") == 2 and jobs.pop("cross_validate_p") == 2  # zs3's, not the ceiling's
+    assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_zs5") == 4
+    assert jobs.pop("pseudo_label") == 4 and jobs.pop("extract_pseudo_features") == 4
+    assert jobs.pop("evaluate_retrained") == 6  # zs3, zs5 and the two sweep rows; not the ceiling
+    assert "train_step0" not in jobs and "extract_features" not in jobs and "retrain_ceiling" not in jobs
     assert set(jobs) <= {"table1", "table2", "table4", "claims", "cv_report", "all"} | FIGURE_RULES
 
 

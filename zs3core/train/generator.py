@@ -171,14 +171,16 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
 
 def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
                out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
-               log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
+               log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None,
+               provenance: dict | None = None) -> dict:
     """Train the GMMN on the seen classes of `feature_file`; write weights and loss curve atomically.
 
     `embeddings` is the (C, E) class table in the file's class order; the images of `holdout` are
     left out (`zs3core.holdout`). Returns a summary
     (iterations, final loss, bandwidths, rows per class, seconds). The checkpoint holds
     everything `load_generator` needs to rebuild the network (`model`), the resolved config, the
-    absolute bandwidths used, class names and what was trained on.
+    absolute bandwidths used, class names and what was trained on, and `provenance`: the columns
+    of the rows built from it that say how its settings were chosen (`zs3core.provenance`).
     """
     cfg = resolve_config(cfg)
     device = resolve_device(cfg["device"], "generator.device")
@@ -190,6 +192,8 @@ def train_gmmn(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dic
                              feature_file=feature_file, seed=seed, iterations=fit.iterations, curve=curve,
                              bandwidths=fit.bandwidths, bandwidth_mode=cfg["bandwidth_mode"],
                              bandwidth_reference=fit.reference, rows_per_class=fit.rows_per_class)
+    if provenance:
+        state["provenance"] = dict(provenance)
     write_curve(loss_csv if loss_csv is not None else default_loss_csv(out_path), curve)
     save_checkpoint(out_path, state)
     if log:
