@@ -489,3 +489,12 @@ def cv_report_splits(dataset):
                              for f, ext in (("gamma", "json"), ("sweep", "csv"))}
                           | {f"results_{m}": f"results/{dataset}{seed_tag(seed)}_k{k}_{m}.csv" for m in ("zs3", "ceiling")})
     return splits
+
+
+# Runs side by side (rules/variants.smk).
+def compare_inputs(wildcards):
+    """The main run's tables (those of the default target) and every table a named variant has
+    built under runs/<name>/results/ (docs/variants.md): a new variant's tables rerun the comparison."""
+    main = [f"results/table{n}_{ds}.csv" for ds in config["default_datasets"]
+            for n in dataset_config(ds).get("tables", [])]
+    return main + sorted(str(p) for p in Path("runs").glob("*/results/table*_*.csv"))
