@@ -493,8 +493,8 @@ def cv_report_splits(dataset):
 
 # Runs side by side (rules/variants.smk).
 def compare_inputs(wildcards):
-    """The main run's tables (those of the default target) and every table a named variant has
-    built under runs/<name>/results/ (docs/variants.md): a new variant's tables rerun the comparison."""
-    main = [f"results/table{n}_{ds}.csv" for ds in config["default_datasets"]
-            for n in dataset_config(ds).get("tables", [])]
-    return main + sorted(str(p) for p in Path("runs").glob("*/results/table*_*.csv"))
+    """The tables the main run has built (results/) and those of every named variant
+    (runs/<name>/results/, docs/variants.md): a new variant's tables rerun the comparison, and
+    the main run's are brought up to date first."""
+    return sorted(str(p) for p in Path("results").glob("table*_*.csv")) + \
+        sorted(str(p) for p in Path("runs").glob("*/results/table*_*.csv"))
