@@ -53,6 +53,7 @@ NOT_RUN = {
         "what `make run` runs, N the machine's cores: `make run` is dry-run through `make -n run`",
     ".venv/bin/pip install -e .[tensorboard]": "installs the optional tensorboard package from the package index",
     ".venv/bin/tensorboard --logdir tensorboard": "starts TensorBoard's web server (the optional package)",
+    "rm -rf .snakemake-cache": "deletes Snakemake's output cache, a folder the clone does not have; no dry run",
 }
 REPORT_NOT_BUILT = "marked for report but does not exist"
 
