@@ -543,3 +543,12 @@ def method_settings_file(wildcards):
     """The settings file of the generator a method's rows are built from (their provenance columns)."""
     base = wildcards.method.partition("_p")[0]
     return generator_settings_file(wildcards, GENERATOR_METHODS[base]) if base in GENERATOR_METHODS else []
+
+
+# Runs side by side (rules/variants.smk).
+def compare_inputs(wildcards):
+    """The tables the main run has built (results/) and those of every named variant
+    (runs/<name>/results/, docs/variants.md): a new variant's tables rerun the comparison, and
+    the main run's are brought up to date first."""
+    return sorted(str(p) for p in Path("results").glob("table*_*.csv")) + \
+        sorted(str(p) for p in Path("runs").glob("*/results/table*_*.csv"))

@@ -31,8 +31,7 @@ rule cross_validate:
     threads: config["compute"]["threads"]
     log:
         "logs/cv/{dataset}{seedtag}_k{K}_{kind}.log",
-    benchmark:
-        "benchmarks/cv/{dataset}{seedtag}_k{K}_{kind}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,
@@ -64,8 +63,7 @@ rule cross_validate_p:
     threads: config["compute"]["threads"]
     log:
         "logs/cv/{dataset}{seedtag}_k{K}_p_zs5.log",
-    benchmark:
-        "benchmarks/cv/{dataset}{seedtag}_k{K}_p_zs5.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,

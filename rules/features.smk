@@ -19,8 +19,7 @@ rule extract_features:
     threads: config["compute"]["threads"]
     log:
         "logs/extract_features/{dataset}{seedtag}_k{K}_{split}.log",
-    benchmark:
-        "benchmarks/extract_features/{dataset}{seedtag}_k{K}_{split}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,

@@ -18,8 +18,7 @@ rule train_generator:
     threads: config["compute"]["threads"]
     log:
         "logs/train_generator/{dataset}{seedtag}_k{K}.log",
-    benchmark:
-        "benchmarks/train_generator/{dataset}{seedtag}_k{K}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,
@@ -44,8 +43,7 @@ rule generate_bank:
     threads: config["compute"]["threads"]
     log:
         "logs/generate_bank/{dataset}{seedtag}_k{K}.log",
-    benchmark:
-        "benchmarks/generate_bank/{dataset}{seedtag}_k{K}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=4000,
         runtime=30,

@@ -17,8 +17,7 @@ rule train_gc:
     threads: config["compute"]["threads"]
     log:
         "logs/train_gc/{dataset}{seedtag}_k{K}.log",
-    benchmark:
-        "benchmarks/train_gc/{dataset}{seedtag}_k{K}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,
@@ -43,8 +42,7 @@ rule generate_gc_bank:
     threads: config["compute"]["threads"]
     log:
         "logs/generate_gc_bank/{dataset}{seedtag}_k{K}.log",
-    benchmark:
-        "benchmarks/generate_gc_bank/{dataset}{seedtag}_k{K}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=4000,
         runtime=30,

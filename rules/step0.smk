@@ -24,8 +24,7 @@ rule train_step0:
     threads: config["compute"]["threads"]
     log:
         "logs/train_step0/{dataset}{seedtag}_k{K}_{kind}.log",
-    benchmark:
-        "benchmarks/train_step0/{dataset}{seedtag}_k{K}_{kind}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=16000,
         runtime=24 * 60,
@@ -49,8 +48,7 @@ rule train_supervised:
     threads: config["compute"]["threads"]
     log:
         "logs/train_step0/{dataset}{seedtag}_supervised.log",
-    benchmark:
-        "benchmarks/train_step0/{dataset}{seedtag}_supervised.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=16000,
         runtime=24 * 60,

@@ -49,10 +49,11 @@ USER_PATHS = {"/data/": "{raw}/", "/path/to/my_images": "{raw}/my_images"}
 # Commands the test does not execute, each with its reason; the paths they name must exist.
 NOT_RUN = {
     "$EDITOR profiles/slurm/config.yaml": "opens an editor on the profile",
-    ".venv/bin/snakemake --cores N --scheduler greedy":
+    ".venv/bin/snakemake --cache --cores N --scheduler greedy":
         "what `make run` runs, N the machine's cores: `make run` is dry-run through `make -n run`",
     ".venv/bin/pip install -e .[tensorboard]": "installs the optional tensorboard package from the package index",
     ".venv/bin/tensorboard --logdir tensorboard": "starts TensorBoard's web server (the optional package)",
+    "rm -rf .snakemake-cache": "deletes Snakemake's output cache, a folder the clone does not have; no dry run",
 }
 REPORT_NOT_BUILT = "marked for report but does not exist"
 
@@ -211,8 +212,12 @@ def check_make(args: list[str], repo, env, where: str) -> None:
     assert result.returncode == 0, f"{where}: make {shlex.join(args)}: {result.stderr}"
     for line in result.stdout.splitlines():
         words = shlex.split(line)
+        assigned = {}  # the environment a recipe line sets before its program (VAR=value ...)
+        while words and re.match(r"^[A-Za-z_]\w*=", words[0]):
+            name, _, value = words.pop(0).partition("=")
+            assigned[name] = value
         if words and words[0] == ".venv/bin/snakemake":
-            check_snakemake(words[1:], repo, env, f"{where} (make runs: {line})")
+            check_snakemake(words[1:], repo, {**env, **assigned}, f"{where} (make runs: {line})")
 
 
 def check_script(words: list[str], repo, env, where: str) -> None:
