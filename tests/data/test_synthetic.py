@@ -33,7 +33,8 @@ PHRASES = {"diningtable": "dining table", "pottedplant": "potted plant", "tvmoni
 VOC_WORLD = dict(kind="objects", embedding_source="spacy_md", image_size=64, n_train=800,
                  n_val=150, n_components=5, contrast=2.0, instance_jitter=0.08, pixel_noise=0.04,
                  shading=0.3, objects_per_image=[0.0, 0.6, 0.25, 0.15],
-                 object_radius=[0.15, 0.32], border_px=1, jpeg_quality=95)
+                 object_radius=[0.15, 0.32], border_px=1, jpeg_quality=95,
+                 semantic_predictability=1.0, context_dependence=0.0)
 CONTEXT_WORLD = dict(VOC_WORLD, kind="scenes", n_train=1000, n_val=200,
                      objects_per_image=[0.2, 0.4, 0.3, 0.1], border_px=0, n_scene_types=8,
                      in_scene_prob=0.8, layout_regions=[0.0, 0.0, 0.6, 0.4],
