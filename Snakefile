@@ -23,6 +23,7 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/named.smk"
 include: "rules/preflight.smk"
+include: "rules/mechanisms.smk"
 
 
 rule all:
