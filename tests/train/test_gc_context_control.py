@@ -2,10 +2,18 @@
 neighbour, GC's bank matches the real features better than the GMMN's (MMD).
 
 The toy: background, two anchor classes a and b, and two "chameleon" classes m (seen) and u
-(unseen) with nearly the same embedding. A chameleon region's features are set by the anchor it
-touches (P next to a, Q next to b), never by its own class. Every unseen image has u next to a,
-so u's real features lie at P. The GMMN sees only u's embedding (near m's, whose pixels lie at
-P and Q), while GC sees u's neighbours in the masks: only GC can put u at P.
+(unseen) with nearly the same embedding. A chameleon region (inside an anchor block, so the
+graph is the path background - anchor - chameleon) has features set by its anchor (P inside a,
+Q inside b), never by its own class. Every unseen image has u inside a, so u's real features lie
+at P. The GMMN sees only u's embedding (near m's, whose pixels lie at P and Q), while GC sees u's
+neighbours in the masks: only GC can put u at P.
+
+Measured: it does not (GC's bank for u sits near a's features, its node term hardly falls at the
+configured weight 0.1: 1.09 -> 1.05 over 300 steps; at weight 1 and 1000 steps 0.70, with m's
+nodes still a blend of a and b). One cause is structural and tested below: the paper's graph
+convolution (Kipf & Welling, shared weights for a node and its neighbours) gives every node of
+a clique the same input, so in any two-region mask, or three mutually touching regions, GC
+cannot tell a node from its neighbours.
 """
 import numpy as np
 import pytest
@@ -75,6 +83,7 @@ def banks(tmp_path_factory):
     return np.concatenate(real_u), read_bank(tmp / "gmmn.h5").features, read_bank(tmp / "gc.h5").features
 
 
+@pytest.mark.xfail(strict=True, reason="GC does not learn neighbour-set features (module docstring)")
 def test_gc_bank_matches_context_dependent_features_better_than_the_gmmn(banks):
     real, gmmn, gc = banks
     scale = median_sq_distance(real if len(real) < 400 else real[:400]) + median_sq_distance(gmmn)
@@ -87,3 +96,19 @@ def test_gc_bank_matches_context_dependent_features_better_than_the_gmmn(banks):
     # GC puts u where its neighbour says (P); the GMMN cannot know the neighbour
     assert to_p(gc) < 1.0, f"GC bank mean {np.asarray(gc).mean(0)} is not near P = {CHAMELEON[1]}"
     assert mmd(gc) < 0.5 * mmd(gmmn), f"MMD to the real unseen features: GC {mmd(gc):.4f}, GMMN {mmd(gmmn):.4f}"
+
+
+def test_graph_convolution_cannot_tell_apart_the_nodes_of_a_clique():
+    """Three mutually touching regions of different classes, the same noise at each node: the
+    GC generator's outputs are identical (A_hat's rows are equal), whatever the classes."""
+    from zs3core.graph import normalized_adjacency
+    from zs3core.models.gcn import GCNGenerator
+    model = GCNGenerator(5, D, noise_dim=4, hidden=32, dropout=0.0, output_relu=False,
+                         init_generator=torch.Generator().manual_seed(0)).eval()
+    row, col, value = normalized_adjacency(3, np.array([[0, 1], [0, 2], [1, 2]]))
+    adjacency = torch.sparse_coo_tensor(np.stack([row, col]), value, (3, 3)).coalesce()
+    noise = torch.randn(1, 4).repeat(3, 1)
+    out = model(torch.from_numpy(EMBEDDINGS[[0, 1, 3]]), noise, adjacency)
+    assert torch.allclose(out[0], out[1], atol=1e-5) and torch.allclose(out[1], out[2], atol=1e-5)
+    isolated = model(torch.from_numpy(EMBEDDINGS[[0, 1, 3]]), noise)
+    assert not torch.allclose(isolated[0], isolated[1], atol=1e-3)  # alone, the classes differ
