@@ -105,7 +105,7 @@ def brute_force_regions(label):
 def test_node_features_are_exact_region_means(toy):
     path, maps = toy
     with FeatureFile(path) as ff:
-        graphs, node_features = seen_graphs(ff)
+        graphs, node_features = seen_graphs(ff, "authors")
     assert len(graphs) == 24
     for g, image in enumerate(graphs.image):
         label, feats = maps[image]
@@ -118,7 +118,7 @@ def test_node_features_are_exact_region_means(toy):
 
 def test_the_generator_sees_no_unseen_image(toy):
     with FeatureFile(toy[0]) as ff:
-        graphs, node_features = seen_graphs(ff)
+        graphs, node_features = seen_graphs(ff, "authors")
         has_unseen = ff.image_table()["has_unseen"]
     assert not has_unseen[graphs.image].any() and not np.isin(graphs.node_class, [3, 4]).any()
     assert np.abs(node_features).max() < 10  # no poisoned feature
@@ -127,8 +127,8 @@ def test_the_generator_sees_no_unseen_image(toy):
 def test_the_generator_sees_no_held_out_image(toy):
     with FeatureFile(toy[0]) as ff:
         ids = ff.image_table()["image_id"]
-        all_graphs, _ = seen_graphs(ff)
-        graphs, node_features = seen_graphs(ff, frozenset(ids[all_graphs.image[:2]]))
+        all_graphs, _ = seen_graphs(ff, "authors")
+        graphs, node_features = seen_graphs(ff, "authors", frozenset(ids[all_graphs.image[:2]]))
     assert set(graphs.image) == set(all_graphs.image[2:])
     assert len(node_features) == len(graphs.node_class)
 
