@@ -24,6 +24,7 @@ include: "rules/figures.smk"
 include: "rules/named.smk"
 include: "rules/preflight.smk"
 include: "rules/variants.smk"
+include: "rules/mechanisms.smk"
 
 
 rule all:

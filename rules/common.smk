@@ -22,6 +22,7 @@ from zs3core.embeddings import MissingWordsError, check_vocabulary
 from zs3core.methods import (BY_NAME, classifier_methods, cv_kinds, evaluated_pattern, figure_pattern, split_methods,
                              table_methods)
 from zs3core.generator_grid import section_grid
+from zs3core.mechanisms import grid_datasets, grid_points, grid_results
 from zs3core.named import named_model, named_tag, new_names
 from zs3core.prerequisites import external_files, require as require_external
 from zs3core.provenance import GENERATOR_METHODS, row_meta
@@ -36,6 +37,8 @@ validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml
 canonicalise(config, yaml.safe_load((Path(workflow.basedir) / "config.yaml").read_text()))
 check_config(config)
 use_cpu_kernels(config["compute"]["cpu_kernels"])  # every job inherits the pin (zs3core/cpu_kernels.py) or not
+# The mechanisms bench's worlds: copies of its base dataset at other world settings (zs3core/mechanisms.py).
+config["datasets"].update(grid_datasets(config))
 
 DATASETS = list(config["datasets"])
 

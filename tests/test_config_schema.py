@@ -61,7 +61,7 @@ def test_typo_in_generator_lists_the_real_key(base_config):
     ("datasets.synthvoc.generator.bandwidth_mode", "author", "authors"),
     ("datasets.synthcontext.gc.noise", "normal", "uniform"), ("datasets.voc.segmenter.init", "random", "none"),
     ("datasets.voc.baseline.init", "warm", "seenonly"), ("datasets.context.selftrain.mode", "both", "classifier"),
-    ("datasets.synthvoc.world.kind", "scene", "scenes"),
+    ("datasets.synthvoc.world.kind", "scene", "scenes"), ("gc.adjacency", "normalised", "kipf"),
 ])
 def test_bad_enum_value_is_named_with_the_allowed_ones(base_config, path, value, allowed):
     put(base_config, path, value)

@@ -61,7 +61,7 @@ def test_normalized_adjacency_matches_a_hand_computation():
 def test_a_batch_is_block_diagonal_with_repeated_graphs_as_copies():
     path = mask_graph(np.array([[1, 2, 3]], dtype=np.uint8))
     single = mask_graph(np.array([[4]], dtype=np.uint8))
-    graphs = GraphSet([path, single], image=[7, 9])
+    graphs = GraphSet([path, single], image=[7, 9], adjacency="kipf")
     nodes, adjacency, first = graphs.batch(np.array([1, 0, 0]))
     assert nodes.tolist() == [3, 0, 1, 2, 0, 1, 2]
     assert first.tolist() == [0, 1, 4]
@@ -75,4 +75,20 @@ def test_a_batch_is_block_diagonal_with_repeated_graphs_as_copies():
 
 def test_graph_set_refuses_mismatched_images():
     with pytest.raises(ValueError, match="image"):
-        GraphSet([mask_graph(np.zeros((2, 2), dtype=np.uint8))], image=[0, 1])
+        GraphSet([mask_graph(np.zeros((2, 2), dtype=np.uint8))], image=[0, 1], adjacency="kipf")
+
+
+@pytest.mark.parametrize("adjacency", ["authors", "self_and_neighbours"])
+def test_the_authors_matrix_is_binary_without_self_loops(adjacency):
+    path = mask_graph(np.array([[1, 2, 3]], dtype=np.uint8))
+    graphs = GraphSet([path, mask_graph(np.array([[4]], dtype=np.uint8))], image=[0, 1], adjacency=adjacency)
+    _, matrix, _ = graphs.batch(np.array([0, 1]))
+    expected = np.zeros((4, 4))
+    expected[[0, 1, 1, 2], [1, 0, 2, 1]] = 1  # the single-region mask: no edge, an all-zero row
+    np.testing.assert_array_equal(matrix.to_dense().numpy(), expected)
+    assert graphs.edge_count.tolist() == [2, 0]
+
+
+def test_an_unknown_adjacency_is_refused():
+    with pytest.raises(ValueError, match="gc.adjacency"):
+        GraphSet([], image=[], adjacency="normalised")

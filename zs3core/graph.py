@@ -7,10 +7,16 @@ between two regions that touch. Void (255) is never a node. Where void separates
 adjacency only, so an outlined object stays a neighbour of what surrounds it; node membership
 and region means ignore void, as the feature files do.
 
-The generator propagates over the normalised adjacency with self-loops of Kipf & Welling (the
-paper's [23]): A_hat = D^-1/2 (A + I) D^-1/2, D the degree of A + I. `GraphSet` holds many
-graphs at once and batches any selection of them (repeats allowed) into one block-diagonal
-sparse A_hat, so a whole training step runs as one graph.
+The matrix the generator propagates over (`gc.adjacency`, `ADJACENCIES`):
+- `authors`: the binary matrix A of touching regions, no self-loops, no normalisation, as the
+  authors' code (`construct_adj_mat`, pygcn's spmm(adj, x W) + b). A node's layer output sums
+  its neighbours only, never itself; a mask with one region has no edge and no graph there.
+- `kipf`: Kipf & Welling's normalised adjacency with self-loops (the paper's [23]):
+  A_hat = D^-1/2 (A + I) D^-1/2, D the degree of A + I.
+- `self_and_neighbours` (not the paper's): the same binary A as `authors`, which the generator
+  pairs with separate weights for the node itself (`zs3core.models.gcn`).
+`GraphSet` holds many graphs at once and batches any selection of them (repeats allowed) into
+one block-diagonal sparse matrix, so a whole training step runs as one graph.
 """
 from __future__ import annotations
 
@@ -54,6 +60,17 @@ def normalized_adjacency(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndar
     return row, col, (1.0 / np.sqrt(degree[row] * degree[col])).astype(np.float32)
 
 
+def neighbour_adjacency(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The binary A of an n-node graph (1 between touching regions, 0 on the diagonal) as COO entries."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    row, col = np.concatenate([edges[:, 0], edges[:, 1]]), np.concatenate([edges[:, 1], edges[:, 0]])
+    return row, col, np.ones(len(row), dtype=np.float32)
+
+
+ADJACENCIES = {"authors": neighbour_adjacency, "kipf": normalized_adjacency,
+               "self_and_neighbours": neighbour_adjacency}
+
+
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenation of arange(s, s + c) over (starts, counts), without a Python loop."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -64,19 +81,23 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 class GraphSet:
     """Region graphs of many masks, concatenated: node i of graph g is global node start[g] + i.
 
-    `image` maps each graph back to the image (feature-file index) whose mask it is.
+    `image` maps each graph back to the image (feature-file index) whose mask it is; `adjacency`
+    names the matrix of each graph (`ADJACENCIES`).
     """
 
-    def __init__(self, graphs: Sequence[MaskGraph], image: Sequence[int]):
+    def __init__(self, graphs: Sequence[MaskGraph], image: Sequence[int], adjacency: str):
         if len(graphs) != len(image):
             raise ValueError(f"{len(graphs)} graphs but {len(image)} image indices")
+        if adjacency not in ADJACENCIES:
+            raise ValueError(f"gc.adjacency must be one of {sorted(ADJACENCIES)}, got {adjacency!r}")
         self.image = np.asarray(image, dtype=np.int64)
         self.node_count = np.array([len(g.node_class) for g in graphs], dtype=np.int64)
         self.node_start = np.cumsum(self.node_count) - self.node_count
         self.node_class = (np.concatenate([g.node_class for g in graphs]) if graphs
                            else np.zeros(0, dtype=np.int64))
         self.node_graph = np.repeat(np.arange(len(graphs)), self.node_count)
-        entries = [normalized_adjacency(len(g.node_class), g.edges) for g in graphs]
+        self.edge_count = np.array([len(g.edges) for g in graphs], dtype=np.int64)
+        entries = [ADJACENCIES[adjacency](len(g.node_class), g.edges) for g in graphs]
         self.entry_count = np.array([len(e[0]) for e in entries], dtype=np.int64)
         self.entry_start = np.cumsum(self.entry_count) - self.entry_count
         cat = (lambda i, dtype: np.concatenate([e[i] for e in entries]) if entries else np.zeros(0, dtype))
@@ -88,7 +109,7 @@ class GraphSet:
     def batch(self, graphs: np.ndarray) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
         """One block-diagonal graph of the selected graphs (repeats are separate copies).
 
-        Returns the global node index of every batch node, the batch's A_hat as a sparse
+        Returns the global node index of every batch node, the batch's matrix as a sparse
         (n, n) tensor, and the batch row of each selected graph's first node.
         """
         graphs = np.asarray(graphs, dtype=np.int64)

@@ -15,8 +15,8 @@ from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.holdout import excluded_from
 from zs3core.retrain import retrain
 from zs3core.train.classifier import fit_classifier
-from zs3core.train.graph_context import (GRAPHS, resolve_gc_config, seen_graphs, train_gc,
-                                         write_gc_bank)
+from zs3core.train.graph_context import (GRAPHS, NodeSampler, context_graphs, resolve_gc_config, seen_graphs,
+                                         train_gc, write_gc_bank)
 
 CLASSES = ["background", "a", "b", "u", "v"]
 UNSEEN = ["u", "v"]  # v is in no mask: its bank rows come from its embedding alone
@@ -105,7 +105,7 @@ def brute_force_regions(label):
 def test_node_features_are_exact_region_means(toy):
     path, maps = toy
     with FeatureFile(path) as ff:
-        graphs, node_features = seen_graphs(ff)
+        graphs, node_features = seen_graphs(ff, "authors")
     assert len(graphs) == 24
     for g, image in enumerate(graphs.image):
         label, feats = maps[image]
@@ -118,7 +118,7 @@ def test_node_features_are_exact_region_means(toy):
 
 def test_the_generator_sees_no_unseen_image(toy):
     with FeatureFile(toy[0]) as ff:
-        graphs, node_features = seen_graphs(ff)
+        graphs, node_features = seen_graphs(ff, "authors")
         has_unseen = ff.image_table()["has_unseen"]
     assert not has_unseen[graphs.image].any() and not np.isin(graphs.node_class, [3, 4]).any()
     assert np.abs(node_features).max() < 10  # no poisoned feature
@@ -127,8 +127,8 @@ def test_the_generator_sees_no_unseen_image(toy):
 def test_the_generator_sees_no_held_out_image(toy):
     with FeatureFile(toy[0]) as ff:
         ids = ff.image_table()["image_id"]
-        all_graphs, _ = seen_graphs(ff)
-        graphs, node_features = seen_graphs(ff, frozenset(ids[all_graphs.image[:2]]))
+        all_graphs, _ = seen_graphs(ff, "authors")
+        graphs, node_features = seen_graphs(ff, "authors", frozenset(ids[all_graphs.image[:2]]))
     assert set(graphs.image) == set(all_graphs.image[2:])
     assert len(node_features) == len(graphs.node_class)
 
@@ -295,3 +295,30 @@ def test_config_takes_the_whole_section_and_names_a_missing_key():
         resolve_gc_config({k: v for k, v in section.items() if k != "weight"})
     with pytest.raises(KeyError, match=r"\['noise'\]"):
         resolve_gc_config({k: v for k, v in section.items() if k != "noise"})
+
+
+@pytest.mark.parametrize("adjacency", ["authors", "kipf"])
+def test_one_region_masks_are_skipped_under_the_authors_adjacency_only(adjacency, tmp_path):
+    """As the authors' code (no graph without an edge): a one-region mask's node is neither drawn
+    for the node term nor generated in the bank; under kipf it is an isolated node, used."""
+    rng = np.random.default_rng(0)
+    two = np.zeros((4, 4), dtype=np.uint8)
+    two[:2] = 1
+    masks = [two, np.where(two, 2, 0).astype(np.uint8), np.full((4, 4), 1, np.uint8),  # seen; the last: one region
+             np.where(two, 3, 0).astype(np.uint8), np.full((4, 4), 3, np.uint8)]  # u beside background; u alone
+    with FeatureWriter(tmp_path / "f.h5", D, CLASSES, UNSEEN, max_per_class=20) as writer:
+        for i, label in enumerate(masks):
+            writer.add(f"img{i}", rng.normal(size=(D, 4, 4)).astype(np.float32), label, rng)
+    cfg = {**TINY, "iterations": 2, "adjacency": adjacency}
+    train_gc(tmp_path / "f.h5", np.eye(5, dtype=np.float32), cfg, tmp_path / "gc.pt", seed=0,
+             loss_csv=tmp_path / "gc.csv")
+    found = write_gc_bank(tmp_path / "gc.pt", tmp_path / "f.h5", np.eye(5, dtype=np.float32), 4,
+                          tmp_path / "bank.h5", seed=0)
+    assert found == {"u": 1 if adjacency == "authors" else 2, "v": 0}
+    with FeatureFile(tmp_path / "f.h5") as ff:
+        graphs, _ = seen_graphs(ff, adjacency)
+    usable = context_graphs(graphs, adjacency)[graphs.node_graph]
+    drawn = NodeSampler(graphs.node_class, np.array([0, 1, 2]), usable).sample(
+        np.array([0, 1, 2]), 200, torch.Generator().manual_seed(0))
+    alone = int(np.flatnonzero(graphs.node_count == 1)[0])
+    assert (graphs.node_start[alone] in drawn) == (adjacency == "kipf")

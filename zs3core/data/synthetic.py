@@ -12,6 +12,18 @@ classes and squashes it with a logistic of slope `contrast` into (0, 1). A linea
 regression from seen classes could predict them. Rendering is smooth in the parameters: colours
 are linear in them and only the stripe angle/period are periodic in pixel space.
 
+Two settings move a world away from that (both default to today's world, bit for bit):
+- `semantic_predictability` p in [0, 1]: the share (of variance) of each standardised parameter
+  that follows the embeddings; the rest, sqrt(1 - p) x a seeded class-specific draw (its own
+  random stream) that no embedding predicts, as in photographs where appearance only partly
+  follows word vectors. At p = 1 the draw is never made.
+- `context_dependence` c in [0, 1]: the share of a region's colour (red, green, blue) set by
+  its neighbours: (1 - c) x its own jittered colour + c x the mean base colour of the other
+  classes whose visible regions touch it in the image (4-neighbours; its own colour when none
+  does). The label map and every other parameter stay as at c = 0, so a class's colour in an
+  image is a known function of its region graph: what a generator conditioned on that graph can
+  use and one conditioned on the class alone cannot. At c = 0 nothing is recomputed.
+
 Two world kinds (`world["kind"]`):
 - "objects" (synthvoc): class 0 fills the image with its own appearance, then 0..n superellipse
   objects of uniformly drawn classes are painted over it. Label maps carry 255 on a thin band
@@ -44,16 +56,20 @@ from zs3core.io import atomic_dir
 
 PARAM_NAMES = ("red", "green", "blue", "stripe_contrast", "stripe_angle", "stripe_period",
                "shape_exponent", "aspect", "size")
-_LAYOUT, _PIXELS, _APPEARANCE, _CLUSTERS = 0, 1, 2, 3  # independent random streams per seed
+COLOUR = slice(0, 3)  # the parameters that context dependence mixes
+_LAYOUT, _PIXELS, _APPEARANCE, _CLUSTERS, _IDIOSYNCRATIC = 0, 1, 2, 3, 4  # independent random streams per seed
 
 # ----------------------------------------------------------------------------- appearance
 def appearance_table(embeddings: np.ndarray, *, n_components: int, n_params: int, contrast: float,
-                     seed: int) -> np.ndarray:
+                     seed: int, predictability: float = 1.0) -> np.ndarray:
     """(C, n_params) appearance parameters in (0, 1) for each class row of the embedding table.
 
     Only the top principal components drive appearance, so a regression fitted on seen classes
     can extrapolate to unseen ones; the seeded orthonormal map spreads them over all parameters.
+    `predictability` < 1 mixes in a seeded class-specific draw (module docstring).
     """
+    if not 0 <= predictability <= 1:
+        raise ValueError(f"semantic_predictability={predictability} must lie in [0, 1]")
     emb = np.asarray(embeddings, dtype=np.float64)
     if emb.ndim != 2:
         raise ValueError(f"embeddings must be a 2-d (classes, dim) table, got shape {emb.shape}")
@@ -70,6 +86,10 @@ def appearance_table(embeddings: np.ndarray, *, n_components: int, n_params: int
     basis, _ = np.linalg.qr(rng.standard_normal((n_params, n_components)))
     raw = scores @ basis.T
     raw = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+    if predictability < 1:
+        own = np.random.default_rng([seed, _IDIOSYNCRATIC]).standard_normal(raw.shape)
+        own = (own - own.mean(axis=0)) / own.std(axis=0)
+        raw = np.sqrt(predictability) * raw + np.sqrt(1 - predictability) * own
     return 1.0 / (1.0 + np.exp(-contrast * raw))
 
 
@@ -113,9 +133,12 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.nd
 # ----------------------------------------------------------------------------- validation
 def validate_world(world: dict) -> dict:
     """What the config schema (`$defs/world`) cannot say: probability lists summing to 1, the
-    radius range ordered, a scene with at least one band, some image with an object. Returns the
-    world with its probability lists as arrays. Keys and ranges are the schema's (config.yaml
-    gives every key; a missing one raises KeyError naming it)."""
+    radius range ordered, a scene with at least one band, some image with an object, the two
+    settings in [0, 1]. Returns the world with its probability lists as arrays. Keys and ranges
+    are the schema's (config.yaml gives every key; a missing one raises KeyError naming it)."""
+    for key in ("semantic_predictability", "context_dependence"):
+        if not 0 <= world[key] <= 1:
+            raise ValueError(f"world[{key!r}] must lie in [0, 1], got {world[key]!r}")
     low, high = world["object_radius"]
     if not low <= high:
         raise ValueError(f"world['object_radius'] must be [min, max] with min <= max, got {[low, high]}")
@@ -168,7 +191,7 @@ class SyntheticWorld:
         self.size = world["image_size"]
         self.appearance = appearance_table(
             embeddings, n_components=world["n_components"], n_params=len(PARAM_NAMES),
-            contrast=world["contrast"], seed=self.seed)
+            contrast=world["contrast"], seed=self.seed, predictability=world["semantic_predictability"])
         self.clusters = (scene_clusters(embeddings, world["n_scene_types"], self.seed)
                          if world["kind"] == "scenes" else None)
         yy, xx = np.mgrid[0:self.size, 0:self.size]
@@ -202,12 +225,40 @@ class SyntheticWorld:
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(H, W, 3) uint8 RGB image and its (H, W) uint8 label map."""
         regions = self.layout(index)
+        if self.world["context_dependence"] > 0:
+            regions = self.in_context(regions)
         rng = np.random.default_rng([self.seed, _PIXELS, index])
         image = np.zeros((self.size, self.size, 3))
         for region in regions:
             image[region.mask] = self._texture(region.params, rng)[region.mask]
         image += rng.normal(0.0, self.world["pixel_noise"], image.shape)
         return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), self._labels(regions)
+
+    def in_context(self, regions: list[Region]) -> list[Region]:
+        """The regions with their colour mixed towards their neighbours' (`context_dependence`).
+
+        Neighbours: the other classes whose visible pixels are 4-adjacent to the region's own
+        visible pixels; the mix uses their base (unjittered) colours, averaged over classes.
+        """
+        c = self.world["context_dependence"]
+        owner = np.full((self.size, self.size), -1)
+        for i, region in enumerate(regions):
+            owner[region.mask] = i
+        classes = np.array([r.cls for r in regions])
+        pairs = np.concatenate([np.stack([owner[:, :-1].ravel(), owner[:, 1:].ravel()], 1),
+                                np.stack([owner[:-1].ravel(), owner[1:].ravel()], 1)])
+        pairs = pairs[classes[pairs[:, 0]] != classes[pairs[:, 1]]]
+        out = []
+        for i, region in enumerate(regions):
+            touching = np.concatenate([pairs[pairs[:, 0] == i, 1], pairs[pairs[:, 1] == i, 0]])
+            neighbours = np.unique(classes[touching])
+            if len(neighbours) == 0:
+                out.append(region)
+                continue
+            params = region.params.copy()
+            params[COLOUR] = (1 - c) * params[COLOUR] + c * self.appearance[neighbours, COLOUR].mean(0)
+            out.append(Region(region.cls, params, region.mask))
+        return out
 
     # -- drawing classes and shapes
     def _cluster_weights(self) -> np.ndarray:

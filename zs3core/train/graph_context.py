@@ -30,9 +30,15 @@ unseen class with no node in any mask (lost to downsampling) is generated as an 
 from its embedding alone, as the GMMN would (recorded in the bank's `isolated_classes`). The
 bank has the GMMN bank's layout (`zs3core.banks`), plus the image ids of the graphs used.
 
+Single-region masks: under `gc.adjacency: authors` a node without a neighbour would get the
+bias alone, and the authors' code gives such a mask no graph (its GC skips it); here too, its
+node is never drawn for the node term nor generated in a bank (`context_graphs`). Under `kipf`
+and `self_and_neighbours` such a node is an isolated node, generated from its embedding alone.
+
 Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEYS`) plus
   nodes_per_class   seen nodes (graphs) per class and step of the node term
   weight            weight of the node term
+  adjacency         the matrix of the graph convolutions (`zs3core.graph.ADJACENCIES`)
 """
 from __future__ import annotations
 
@@ -59,7 +65,7 @@ from zs3core.train.generator import resolve_config
 from zs3core.train.generator_kit import (RealSampler, checkpoint_state, classes_per_step, config_bandwidths, logged,
                                          training_data, training_steps, write_curve)
 
-GC_KEYS = ("nodes_per_class", "weight")  # beside the GMMN's keys, in the `gc:` section
+GC_KEYS = ("nodes_per_class", "weight", "adjacency")  # beside the GMMN's keys, in the `gc:` section
 CHECKPOINT_KIND = "gc"
 GRAPHS = "true_masks"  # what the bank's graphs are: the training masks that contain unseen classes
 BANK_CHUNK = 4096  # graphs generated per forward pass when writing a bank
@@ -74,12 +80,18 @@ def resolve_gc_config(cfg: dict) -> dict:
     return {**resolve_config(cfg), **{k: cfg[k] for k in GC_KEYS}}
 
 
-def graphs_of(ff: FeatureFile, images: np.ndarray) -> GraphSet:
+def graphs_of(ff: FeatureFile, images: np.ndarray, adjacency: str) -> GraphSet:
     """Region graphs of the given images, from their stored label maps alone."""
-    return GraphSet([mask_graph(ff.label_map(int(i))) for i in images], images)
+    return GraphSet([mask_graph(ff.label_map(int(i))) for i in images], images, adjacency)
 
 
-def seen_graphs(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> tuple[GraphSet, np.ndarray]:
+def context_graphs(graphs: GraphSet, adjacency: str) -> np.ndarray:
+    """Which graphs GC uses: under `authors` only those with an edge (as the authors' code), else all."""
+    return graphs.edge_count > 0 if adjacency == "authors" else np.ones(len(graphs), dtype=bool)
+
+
+def seen_graphs(ff: FeatureFile, adjacency: str,
+                holdout: frozenset[str] = frozenset()) -> tuple[GraphSet, np.ndarray]:
     """Graphs of the seen-only images not held out (`zs3core.holdout`) and the real mean feature
     of every node (their regions).
 
@@ -88,7 +100,7 @@ def seen_graphs(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> tuple
     """
     table = ff.image_table()
     has_unseen = table["has_unseen"] | image_mask(table["image_id"], holdout)
-    graphs = graphs_of(ff, np.flatnonzero(~has_unseen))
+    graphs = graphs_of(ff, np.flatnonzero(~has_unseen), adjacency)
     regions = ff.read_regions(images=~has_unseen)
     if (len(regions["class_id"]) != len(graphs.node_class)
             or not np.array_equal(regions["class_id"], graphs.node_class)
@@ -100,14 +112,16 @@ def seen_graphs(ff: FeatureFile, holdout: frozenset[str] = frozenset()) -> tuple
 
 
 class NodeSampler:
-    """Nodes of the seen-only graphs grouped by class; draws (B, n) global node ids for B classes."""
+    """The usable nodes of the seen-only graphs grouped by class; draws (B, n) global node ids for B classes."""
 
-    def __init__(self, node_class: np.ndarray, classes: np.ndarray):
-        order = np.argsort(node_class, kind="stable")
+    def __init__(self, node_class: np.ndarray, classes: np.ndarray, usable: np.ndarray):
+        nodes = np.flatnonzero(usable)
+        order = nodes[np.argsort(node_class[nodes], kind="stable")]
         found, starts, counts = np.unique(node_class[order], return_index=True, return_counts=True)
         if not np.array_equal(found, classes):
             raise ValueError(f"classes with nodes {found.tolist()} differ from classes with pixel rows "
-                             f"{np.asarray(classes).tolist()}")
+                             f"{np.asarray(classes).tolist()} (under gc.adjacency: authors a class seen "
+                             f"only in single-region masks has no node)")
         self.order, self.starts, self.counts = order, starts, counts
 
     def sample(self, which: np.ndarray, n: int, generator: torch.Generator) -> np.ndarray:
@@ -138,14 +152,14 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     """
     cfg = resolve_gc_config(cfg)
     device = resolve_device(cfg["device"], "gc.device")
-    data, (graphs, real_nodes) = training_data(feature_file, embeddings, holdout, lambda ff: seen_graphs(ff, holdout))
+    data, (graphs, real_nodes) = training_data(feature_file, embeddings, holdout, lambda ff: seen_graphs(ff, cfg["adjacency"], holdout))
     rows, table, feature_dim = data.rows, data.table, data.feature_dim
     bandwidths = {"pixel": config_bandwidths(cfg, rows.features, rows.class_id, seed)[0],
                   "node": config_bandwidths(cfg, real_nodes, graphs.node_class, seed)[0]}
     pixels = RealSampler(rows.features, rows.class_id, device)
     n_pixel_rows = len(rows.class_id)
     classes = pixels.classes.cpu().numpy()
-    nodes = NodeSampler(graphs.node_class, classes)
+    nodes = NodeSampler(graphs.node_class, classes, context_graphs(graphs, cfg["adjacency"])[graphs.node_graph])
     real_nodes = torch.from_numpy(real_nodes).to(device)
     n_classes = len(classes)
     per_step = classes_per_step(cfg, n_classes)
@@ -154,10 +168,11 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     if log:
         log.info("GC: %d seen classes (%d per step), %d steps, %d pixel rows, %d graphs with %d nodes (%d edges), "
                  "bandwidths %s, device %s", n_classes, per_step, n_iter, n_pixel_rows, len(graphs),
-                 len(graphs.node_class), (graphs.entry_count - graphs.node_count).sum() // 2,
+                 len(graphs.node_class), graphs.edge_count.sum(),
                  {k: [round(b, 4) for b in v] for k, v in bandwidths.items()}, device)
 
     model = GCNGenerator(table.shape[1], feature_dim, **{k: cfg[k] for k in MODEL_KEYS},
+                         separate_self=cfg["adjacency"] == "self_and_neighbours",
                          init_generator=torch.Generator().manual_seed(seed)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -218,11 +233,14 @@ def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.Path
     Deterministic under `seed`.
     """
     model, state = load_gc(generator_path)
+    adjacency = state["config"]["adjacency"]
     dropout = bool(dropout_at_generation)
     with FeatureFile(feature_file) as ff:
         class_names, unseen_ids = ff.class_names, ff.class_ids(ff.unseen_classes)
         table = ff.image_table()
-        graphs = graphs_of(ff, np.flatnonzero(table["has_unseen"] & ~image_mask(table["image_id"], holdout)))
+        graphs = graphs_of(ff, np.flatnonzero(table["has_unseen"] & ~image_mask(table["image_id"], holdout)),
+                           adjacency)
+    used = context_graphs(graphs, adjacency)
     if state["class_names"] != class_names:
         raise ValueError(f"{generator_path} was trained with classes {state['class_names']}, not {class_names}")
     n = int(n_per_class)
@@ -232,7 +250,7 @@ def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.Path
     gen = torch.Generator().manual_seed(seed)
     found, blocks = {}, []
     for c in unseen_ids.tolist():
-        where = np.flatnonzero(graphs.node_class == c)
+        where = np.flatnonzero((graphs.node_class == c) & used[graphs.node_graph])
         found[class_names[c]] = len(where)
         if len(where) == 0:
             blocks.append(model.generate(embed, n, gen, class_ids=[c], dropout=dropout)[0].numpy())
@@ -243,8 +261,8 @@ def write_gc_bank(generator_path: str | os.PathLike, feature_file: str | os.Path
     isolated = [name for name, count in found.items() if count == 0]
     if log:
         log.info("GC bank: %d graphs of training masks with unseen classes; unseen nodes per class %s%s",
-                 len(graphs), found, f"; no node (generated as isolated nodes): {isolated}" if isolated else "")
-    image_ids = np.array(table["image_id"][graphs.image], dtype=h5py.string_dtype())
+                 used.sum(), found, f"; no node (generated as isolated nodes): {isolated}" if isolated else "")
+    image_ids = np.array(table["image_id"][graphs.image[used]], dtype=h5py.string_dtype())
     save_bank(out_h5, blocks, unseen_ids, n, class_names, model.feature_dim,
               {"generator": str(generator_path), "seed": int(seed), "dropout_at_generation": dropout,
                "graphs": GRAPHS, "unseen_nodes": json.dumps(found), "isolated_classes": json.dumps(isolated)},
