@@ -69,11 +69,13 @@ def test_the_sweep_trains_each_point_and_records_the_chosen_one(tmp_path, monkey
     grid = {"hidden": [8, 16], "bandwidths": [None, [0.5, 2]]}
     trained = []
 
+    real_pseudo_bank = cv.pseudo_bank
+
     def spy(data_, embeddings_, cfg, n, **kw):
         trained.append(cfg)
-        return cv.pseudo_bank(data_, embeddings_, cfg, n, **kw)
+        return real_pseudo_bank(data_, embeddings_, cfg, n, **kw)
 
-    monkeypatch.setitem(cv_generator.PSEUDO_BANKS, "generator", spy)
+    monkeypatch.setattr(cv_generator, "pseudo_bank", spy)
     record, sweep = cv_generator.cross_validate_settings(
         "generator", data, embeddings, section, grid, CLASSIFIER, CV_CFG, choice="best", budget=0.5,
         n_per_class=6, dropout_at_generation=True, seed=0)

@@ -1,14 +1,18 @@
-"""Rule train_gan: seen-class features + embeddings -> generators/{dataset}/k{K}/gan.pt (f-CLSWGAN)."""
+"""Rule train_gan: seen-class features + embeddings -> generators/{dataset}/k{K}/gan.pt (f-CLSWGAN), with the
+settings its zero-shot cross-validation chose (cv/{dataset}/k{K}/settings_gan.json) where there is one."""
 import numpy as np
 
+from zs3core.generator_grid import trained_settings
 from zs3core.holdout import read_holdout
 from zs3core.runlog import job_log
 from zs3core.train.gan import train_gan
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
-    holdout = snakemake.input.get("holdout")
-    summary = train_gan(snakemake.input.features, np.load(snakemake.input.embeddings), snakemake.params.generator,
+    holdout, settings = snakemake.input.get("holdout"), snakemake.input.get("settings")
+    cfg, provenance = trained_settings(snakemake.params.generator, settings, "gan")
+    log.info("settings %s", provenance)
+    summary = train_gan(snakemake.input.features, np.load(snakemake.input.embeddings), cfg,
                         snakemake.output.weights, seed=snakemake.params.seed,
                         holdout=read_holdout(holdout) if holdout else frozenset(), log=log,
-                        loss_csv=snakemake.output.loss_curve)
+                        loss_csv=snakemake.output.loss_curve, provenance=provenance)
     log.info("%s", {k: v for k, v in summary.items() if k != "curve"})

@@ -51,6 +51,7 @@ from zs3core.holdout import image_mask
 from zs3core.methods import cv_kinds
 from zs3core.regions import VOID
 from zs3core.train.classifier import ClassifierTraining, fit_classifier
+from zs3core.train.gan import fit_gan, resolve_gan_config
 from zs3core.train.generator import fit_gmmn, resolve_config
 from zs3core.train.generator_kit import GeneratorRows
 
@@ -161,20 +162,38 @@ class PseudoBank(NamedTuple):
     curve: list[tuple[int, float]]
 
 
-def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per_class: int | None, *,
-                dropout_at_generation: bool, seed: int, log: logging.Logger | None = None) -> PseudoBank:
-    """A GMMN trained on the training rows (remaining seen classes), and its synthetic rows for
-    the pseudo-unseen classes: `n_per_class` each (None: the mean rows per trained class),
-    generated as the split's banks are (`bank.dropout_at_generation`)."""
-    cfg = resolve_config(generator_cfg)
-    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+def _fit_gmmn(data: CVData, table: torch.Tensor, cfg: dict, seed: int, log) -> tuple[torch.nn.Module, dict, list]:
     fit = fit_gmmn(data.train, table, data.train.features.shape[1], cfg, seed=seed,
                    device=resolve_device(cfg["device"], "generator.device"), class_names=data.class_names, log=log,
                    source="cross-validation rows")
-    n = n_per_class or int(round(float(np.mean(list(fit.rows_per_class.values())))))
-    features, class_id = fit.model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,
-                                            dropout=dropout_at_generation)
-    return PseudoBank(features.cpu().numpy(), class_id.numpy(), fit.curve)
+    return fit.model, fit.rows_per_class, fit.curve
+
+
+def _fit_gan(data: CVData, table: torch.Tensor, cfg: dict, seed: int, log) -> tuple[torch.nn.Module, dict, list]:
+    fit = fit_gan(data.train, table, data.train.features.shape[1], cfg, seed=seed,
+                  device=resolve_device(cfg["device"], "gan.device"), class_names=data.class_names, log=log,
+                  source="cross-validation rows")
+    return fit.nets.generator, fit.rows_per_class, [(it, w) for it, w, *_ in fit.curve]
+
+
+# The generator sections a pseudo split can train: their config resolution and training loop.
+GENERATORS = {"generator": (resolve_config, _fit_gmmn), "gan": (resolve_gan_config, _fit_gan)}
+
+
+def pseudo_bank(data: CVData, embeddings: np.ndarray, generator_cfg: dict, n_per_class: int | None, *,
+                dropout_at_generation: bool, seed: int, log: logging.Logger | None = None,
+                section: str = "generator") -> PseudoBank:
+    """The generator of `section` (`GENERATORS`: the GMMN or the GAN) trained on the training rows
+    (remaining seen classes), and its synthetic rows for the pseudo-unseen classes: `n_per_class`
+    each (None: the mean rows per trained class), generated as the split's banks are
+    (`bank.dropout_at_generation`)."""
+    resolve, fit = GENERATORS[section]
+    table = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    model, rows_per_class, curve = fit(data, table, resolve(generator_cfg), seed, log)
+    n = n_per_class or int(round(float(np.mean(list(rows_per_class.values())))))
+    features, class_id = model.generate(table, n, torch.Generator().manual_seed(seed), class_ids=data.pseudo,
+                                        dropout=dropout_at_generation)
+    return PseudoBank(features.cpu().numpy(), class_id.numpy(), curve)
 
 
 def zs3_rows(data: CVData, bank: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -200,13 +219,16 @@ def cross_validate(kind: str, data: CVData, classifier_cfg: dict, cv_cfg: dict, 
                    bank: PseudoBank | None = None, log: logging.Logger | None = None) -> dict:
     """Retrain the classifier of `kind` on the CV rows and choose gamma by pseudo hIoU.
 
-    `zs3`: training rows + `bank` (synthetic pseudo-unseen rows); `ceiling`: the real pool rows.
+    `zs3`, `zs3gan`: training rows + `bank` (their generator's synthetic pseudo-unseen rows);
+    `ceiling`: the real pool rows.
     `cv_cfg`: the `cv` config section (`choice`, `bootstrap`). Returns {gamma, sweep, pseudo_unseen,
     rows, curves}: `curves` holds the loss curves, (epoch, loss) of the classifier and (iteration,
     loss) of the bank's GMMN (`zs3core.curves` reads them)."""
     if kind not in KINDS:
         raise ValueError(f"unknown cross-validation kind {kind!r}, expected one of {KINDS}")
-    features, labels = zs3_rows(data, bank) if kind == "zs3" else (data.pool_features, data.pool_labels)
+    if (bank is None) != (kind == "ceiling"):
+        raise ValueError(f"cross-validation kind {kind!r} {'takes no' if kind == 'ceiling' else 'needs a'} pseudo bank")
+    features, labels = (data.pool_features, data.pool_labels) if bank is None else zs3_rows(data, bank)
     curve: list[tuple[int, float]] = []
     model = fit_cv_classifier(data, features, labels, classifier_cfg, seed=seed, curve=curve)
     gamma, sweep = choose_gamma_by_hiou(cv_logits(model, data.eval_features), data.compact(data.eval_labels),

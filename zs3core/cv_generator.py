@@ -12,24 +12,19 @@ same resamples for every point). The choice (`generator_cv.choice`): `one_standa
 first point in listed order within one standard error of the best; `best`, the best (ties: the
 earlier) — `calibration.choose_by_hiou` on the points in listed order.
 
-A generator kind plugs in by its pseudo-split trainer in `PSEUDO_BANKS` (section -> a function
-that trains it on `CVData.train` and returns a `cv.PseudoBank`); its grid is then a config entry.
+A generator kind plugs in by its pseudo-split trainer in `cv.GENERATORS` (section -> its config
+resolution and training loop on `CVData.train`); its grid is then a config entry.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 import numpy as np
 
 from zs3core.calibration import choose_by_hiou
-from zs3core.cv import CVData, PseudoBank, cross_validate, pseudo_bank
+from zs3core.cv import GENERATORS, CVData, cross_validate, pseudo_bank
 from zs3core.generator_grid import grid_points, scaled_budget
 from zs3core.provenance import generator_settings_record
-
-# The generator sections whose settings can be cross-validated, and how each trains on the pseudo split.
-PSEUDO_BANKS: dict[str, Callable[..., PseudoBank]] = {"generator": pseudo_bank}
-
 
 def point_text(point: dict) -> str:
     """A grid point as a sweep label, e.g. `hidden=512 bandwidths=default`."""
@@ -44,14 +39,14 @@ def cross_validate_settings(section: str, data: CVData, embeddings: np.ndarray, 
                             log: logging.Logger | None = None) -> tuple[dict, list[dict]]:
     """The chosen point of `grid` for `section` and the sweep (per point: its values, the gamma
     its classifier's CV chose, pseudo seen / unseen mIoU, hIoU and standard error at that gamma)."""
-    if section not in PSEUDO_BANKS:
+    if section not in GENERATORS:
         raise ValueError(f"generator_cv.grids.{section}: no pseudo-split trainer for `{section}` "
-                         f"(cross-validated sections: {sorted(PSEUDO_BANKS)})")
+                         f"(cross-validated sections: {sorted(GENERATORS)})")
     sweep = []
     for i, point in enumerate(grid_points(grid)):
         cfg = scaled_budget(section_cfg | point, budget)
-        bank = PSEUDO_BANKS[section](data, embeddings, cfg, n_per_class, dropout_at_generation=dropout_at_generation,
-                                     seed=seed, log=log)
+        bank = pseudo_bank(data, embeddings, cfg, n_per_class, dropout_at_generation=dropout_at_generation,
+                           seed=seed, log=log, section=section)
         result = cross_validate("zs3", data, classifier_cfg, cv_cfg, seed=seed, bank=bank)
         at = next(s for s in result["sweep"] if s["gamma"] == result["gamma"])
         sweep.append({"point": i, "settings": point_text(point), "gamma": result["gamma"]}

@@ -16,6 +16,8 @@ import itertools
 import json
 import math
 
+from zs3core.provenance import generator_settings_record
+
 
 def section_grid(generator_cv: dict, section: str) -> dict[str, list]:
     """{key: values} of `section` where its cross-validation runs (`enabled` and a grid named), else {}."""
@@ -64,6 +66,15 @@ def read_settings(path, section: str | None = None) -> dict:
         raise ValueError(f"{path}: expected the cross-validated settings of `{section or 'a generator'}` "
                          f"('section', 'chosen', 'columns'); rebuild it with `snakemake --forcerun {path}`")
     return record
+
+
+def trained_settings(cfg: dict, path, section: str) -> tuple[dict, dict]:
+    """What a section's generator trains with and the provenance columns of the rows built from it:
+    the cross-validated values of `path` in place, or the section as configured (no path)."""
+    if not path:
+        return cfg, generator_settings_record(cfg)
+    record = read_settings(path, section)
+    return cfg | record["chosen"], record["columns"]
 
 
 def with_chosen(cfg: dict, path, section: str) -> dict:

@@ -64,7 +64,10 @@ def protocol(method: str, classifier_protocol: str) -> str:
 
 
 def bandwidth_record(generator_cfg: dict) -> dict:
-    """`bandwidth_mode` and the list of values as configured (the mode's default when null)."""
+    """`bandwidth_mode` and the list of values as configured (the mode's default when null); none
+    for a generator without an MMD kernel (the GAN)."""
+    if "bandwidth_mode" not in generator_cfg:
+        return {}
     mode = generator_cfg["bandwidth_mode"]
     values = generator_cfg["bandwidths"] or bandwidths.DEFAULT_BANDWIDTHS[mode]
     return {"bandwidth_mode": mode, "bandwidths": " ".join(f"{float(b):g}" for b in values)}

@@ -53,11 +53,10 @@ import torch.nn.functional as F
 
 from zs3core.checkpoints import CheckpointMismatch, load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
-from zs3core.features import FeatureFile
 from zs3core.models.gan import Critic, classification_loss, critic_loss, generator_loss, gradient_penalty
 from zs3core.models.gmmn import GMMN, build_gmmn
-from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checked_table, default_loss_csv,
-                                         resolve_section, seen_training_rows, training_steps, write_curve)
+from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, classes_per_step,
+                                         default_loss_csv, resolve_section, training_data, training_steps, write_curve)
 
 CHECKPOINT_KIND = "gan"
 RESUME_KIND = "gan_resume"
@@ -180,7 +179,7 @@ def fit_gan(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: dic
     `resume_path` when it exists and saving there every `checkpoint_every` generator steps."""
     sampler = RealSampler(rows.features, rows.class_id, device)
     n_classes = len(sampler)
-    per_step = n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
+    per_step = classes_per_step(cfg, n_classes)
     rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
     trained = sampler.classes.cpu().tolist()
     missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
@@ -271,7 +270,8 @@ def _check_resumable(state: dict, identity: dict, path: Path) -> None:
 
 def train_gan(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
               out_path: str | os.PathLike, *, seed: int, holdout: frozenset[str] = frozenset(),
-              log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None) -> dict:
+              log: logging.Logger | None = None, loss_csv: str | os.PathLike | None = None,
+              provenance: dict | None = None) -> dict:
     """Train the GAN on the seen classes of `feature_file`; write weights and loss curve atomically.
 
     Arguments as `zs3core.train.generator.train_gmmn`'s. The checkpoint has the GMMN's layout
@@ -281,32 +281,19 @@ def train_gan(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict
     """
     cfg = resolve_gan_config(cfg)
     device = resolve_device(cfg["device"], "gan.device")
-    with FeatureFile(feature_file) as ff:
-        class_names, unseen_classes, feature_dim = ff.class_names, ff.unseen_classes, ff.feature_dim
-        rows = seen_training_rows(ff, holdout)
-    table = checked_table(embeddings, class_names, rows, feature_file)
+    data, _ = training_data(feature_file, embeddings, holdout)
     resume_path = default_resume_path(out_path)
-    fit = fit_gan(rows, table, feature_dim, cfg, seed=seed, device=device, class_names=class_names,
-                  resume_path=resume_path, log=log, source=feature_file)
+    fit = fit_gan(data.rows, data.table, data.feature_dim, cfg, seed=seed, device=device,
+                  class_names=data.class_names, resume_path=resume_path, log=log, source=feature_file)
     nets, curve = fit.nets, fit.curve
     networks = nets.state()
-    state = {
-        "kind": CHECKPOINT_KIND,
-        "model": nets.generator.config(),
-        "state_dict": networks["generator"],
-        "critic": {"model": nets.critic.config(), "state_dict": networks["critic"]},
-        "classifier": networks["classifier"],
-        "classifier_loss": fit.classifier_loss,
-        "config": cfg,
-        "class_names": class_names,
-        "unseen_classes": unseen_classes,
-        "trained_class_ids": fit.trained_class_ids,
-        "rows_per_class": fit.rows_per_class,
-        "feature_file": str(feature_file),
-        "seed": int(seed),
-        "iterations": fit.iterations,
-        "final_loss": curve[-1][1],
-    }
+    state = checkpoint_state(CHECKPOINT_KIND, nets.generator, cfg, data, trained_class_ids=fit.trained_class_ids,
+                             feature_file=feature_file, seed=seed, iterations=fit.iterations, curve=curve,
+                             critic={"model": nets.critic.config(), "state_dict": networks["critic"]},
+                             classifier=networks["classifier"], classifier_loss=fit.classifier_loss,
+                             rows_per_class=fit.rows_per_class)
+    if provenance:
+        state["provenance"] = dict(provenance)
     write_curve(Path(loss_csv) if loss_csv is not None else default_loss_csv(out_path), curve, CURVE_COLUMNS)
     save_checkpoint(out_path, state)
     resume_path.unlink(missing_ok=True)
