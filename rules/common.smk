@@ -381,7 +381,7 @@ def curve_inputs(wildcards):
     K = int(wildcards.run.removeprefix("k"))
     run, methods = f"{ds}{tag}/k{K}", claim_methods(ds)
     classifiers = curve_classifiers(ds, K)
-    inputs = {kind: f"checkpoints/{run}/{kind}.pt" for kind in ("seenonly", "baseline") if kind in methods}
+    inputs = {kind: f"checkpoints/{run}/{kind}.pt" for kind in ("seenonly", *EMBEDDING_STEP0) if kind in methods}
     banks = dict.fromkeys(BY_NAME[name.partition("_p")[0]].bank for name in classifiers)
     inputs |= {bank: f"generators/{run}/{bank}_loss.csv" for bank in banks if bank}
     inputs |= {name: f"classifiers/{run}/{name}.pt" for name in classifiers}
@@ -533,6 +533,11 @@ def generator_cv_settings(dataset, section):
     """What a generator section's cross-validation reads: the choice, the budget and its grid."""
     cv = stage_config(config, "generator_cv", dataset)
     return {"choice": cv["choice"], "budget": cv["budget"], "grid": section_grid(cv, section)}
+
+
+def cv_section(wildcards):
+    """The generator section whose pseudo bank a gamma cross-validation trains (None: the ceiling's)."""
+    return BY_NAME[wildcards.kind].generator
 
 
 def generator_settings_file(wildcards, section="generator"):

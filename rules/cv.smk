@@ -9,13 +9,13 @@
 
 rule cross_validate:
     """Pseudo-unseen seen classes, scored on held-out seen-only images; gamma = best pseudo hIoU.
-    kind zs3: a GMMN, bank and classifier on the other seen classes; kind ceiling: the classifier on
+    kind zs3 (zs3gan): a GMMN (GAN), bank and classifier on the other seen classes; kind ceiling: the classifier on
     real rows of every class (no generator: a generator setting does not rerun it)."""
     input:
         features="features/{dataset}{seedtag}/k{K}/train.h5",
         holdout="data/{dataset}/holdout.txt",
-        embeddings=lambda wc: embedding_table(wc.dataset) if wc.kind == "zs3" else [],
-        settings=lambda wc: generator_settings_file(wc) if wc.kind == "zs3" else [],
+        embeddings=lambda wc: embedding_table(wc.dataset) if cv_section(wc) else [],
+        settings=lambda wc: generator_settings_file(wc, cv_section(wc)) if cv_section(wc) else [],
     output:
         gamma="cv/{dataset}{seedtag}/k{K}/gamma_{kind}.json",
         sweep="cv/{dataset}{seedtag}/k{K}/sweep_{kind}.csv",
@@ -23,10 +23,11 @@ rule cross_validate:
         kind="|".join(cv_kinds()),
     params:
         cv=config["cv"],
-        generator=lambda wc: stage_config(config, "generator", wc.dataset) if wc.kind == "zs3" else None,
+        section=cv_section,
+        generator=lambda wc: stage_config(config, cv_section(wc), wc.dataset) if cv_section(wc) else None,
         classifier=lambda wc: classifier_settings(wc.dataset, "cv"),
-        n_per_class=lambda wc: config["bank"]["n_per_class"] if wc.kind == "zs3" else None,
-        dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if wc.kind == "zs3" else None,
+        n_per_class=lambda wc: config["bank"]["n_per_class"] if cv_section(wc) else None,
+        dropout_at_generation=lambda wc: config["bank"]["dropout_at_generation"] if cv_section(wc) else None,
         seed=seed_of,
     threads: config["compute"]["threads"]
     log:

@@ -60,6 +60,7 @@ rule retrain_zs3gc:
     output:
         "classifiers/{dataset}{seedtag}/k{K}/zs3gc.pt",
     params:
+        method="zs3gc",
         classes=lambda wc: class_names(wc.dataset),
         unseen=unseen_of,
         classifier=lambda wc: classifier_settings(wc.dataset, "bank"),
@@ -73,4 +74,4 @@ rule retrain_zs3gc:
         mem_mb=8000,
         runtime=60,
     script:
-        "../workflow_scripts/retrain_zs3gc.py"
+        "../workflow_scripts/retrain_on_bank.py"

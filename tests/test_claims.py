@@ -14,8 +14,9 @@ from zs3core.claims import (CLAIMS, Claim, check_claims, claim_test, claims_csv,
 from zs3core.seed_spread import read_spread, seed_spread
 from zs3core.tables import RESULT_METRICS
 
-BASELINE, SEENONLY, CEILING, ZS5, GC = CLAIMS
+BASELINE, SEENONLY, CEILING, ZS5, GC, GAN, ALE = CLAIMS
 ALPHA = 0.05
+PAR = 3.0  # config.yaml claims.par_margin
 
 
 def row(method, K, unseen, hiou=10.0, calibration="raw", seed=0, **extra):
@@ -42,7 +43,7 @@ def test_rows_compare_raw_with_raw_and_calibrated_with_calibrated():
         row("zs3", 2, 99.0, calibration="gamma_other"),  # another calibration rule: ignored
         row("baseline", 4, 12.0), row("zs3", 4, 12.0),
     ])
-    out = check_claims(df, "synthvoc", [2, 4], alpha=ALPHA)
+    out = check_claims(df, "synthvoc", [2, 4], alpha=ALPHA, par_margin=PAR)
     m, v = margins_of(out), verdicts(out)
     assert m[(BASELINE.name, 2, "raw")] == 19.0 and m[(BASELINE.name, 4, "raw")] == 0.0
     # the ceiling claim divides like by like: raw 20 - 15; calibrated 24 - 25
@@ -65,7 +66,7 @@ def test_rows_compare_raw_with_raw_and_calibrated_with_calibrated():
 def test_ratio_is_like_for_like():
     df = pd.DataFrame([row("zs3", 2, 24.0, calibration="calibrated"), row("ceiling", 2, 50.0, calibration="calibrated"),
                        row("ceiling", 2, 40.0)])
-    out = check_claims(df, "synthvoc", [2], alpha=ALPHA)
+    out = check_claims(df, "synthvoc", [2], alpha=ALPHA, par_margin=PAR)
     cal = out[(out["claim"] == CEILING.name) & (out["calibration"] == "calibrated")].iloc[0]
     assert cal["ratio"] == 24.0 / 50.0 and cal["margin"] == pytest.approx(24.0 - 25.0)
 
@@ -123,7 +124,7 @@ def test_three_seeds_judge_the_margin_by_the_t_test():
     base, zs3 = [1.4, 1.3, 22.7], [20.0, 21.0, 14.0]
     df = pd.DataFrame([row("baseline", 2, b, seed=s) for s, b in enumerate(base)]
                       + [row("zs3", 2, z, seed=s) for s, z in enumerate(zs3)])
-    out = check_claims(df, "synthvoc", [2], alpha=ALPHA)
+    out = check_claims(df, "synthvoc", [2], alpha=ALPHA, par_margin=PAR)
     r = out[(out["claim"] == BASELINE.name) & (out["calibration"] == "raw")].iloc[0]
     d = np.array(zs3) - np.array(base)
     t = d.mean() / (d.std(ddof=1) / math.sqrt(3))  # 9.867 / (16.09 / 1.732) = 1.062
@@ -147,14 +148,14 @@ def test_sanity_checks_are_marked_and_left_out_of_the_counts():
     rows = []
     for s, (z, b) in enumerate([(20.0, 1.0), (22.0, 2.0), (24.0, 2.5)]):
         rows += [row("zs3", 2, z, seed=s), row("baseline", 2, b, seed=s), row("seenonly", 2, 0.0, seed=s)]
-    out = check_claims(pd.DataFrame(rows), "synthvoc", [2], alpha=ALPHA)
+    out = check_claims(pd.DataFrame(rows), "synthvoc", [2], alpha=ALPHA, par_margin=PAR)
     sanity = out[out["sanity_check"]]
     assert set(sanity["claim"]) == {SEENONLY.name} and SEENONLY.sanity_check
     assert verdicts(out)[(SEENONLY.name, 2, "raw")] == "holds"  # tested like any claim ...
     counts = verdict_counts(out)  # ... but not counted: only the baseline's raw verdict holds
-    assert counts["holds"] == 1 and counts["not measured"] == 7 and sum(counts.values()) == (len(CLAIMS) - 1) * 2
+    assert counts["holds"] == 1 and counts["not measured"] == (len(CLAIMS) - 1) * 2 - 1 and sum(counts.values()) == (len(CLAIMS) - 1) * 2
     md = claims_markdown(out, "synthvoc", alpha=ALPHA)
-    assert "Claims counted (sanity checks left out): 8 verdicts, 1 holds, 0 does not hold" in md
+    assert "Claims counted (sanity checks left out): 12 verdicts, 1 holds, 0 does not hold" in md
     assert f"| {SEENONLY.name} (sanity check) | 2 |" in md and "*Sanity check, not counted: the seen-only" in md
     assert f"- {BASELINE.name}: raw: holds at K = 2; calibrated: not measured" in md
 
@@ -171,7 +172,7 @@ def test_seed_spread_is_quoted_next_to_single_run_verdicts(tmp_path):
     path = tmp_path / "seed_spread.csv"
     spread.to_csv(path, index=False)
     single = pd.DataFrame([row("zs3", 2, 20.0), row("baseline", 2, 1.0)])
-    out = check_claims(single, "synthvoc", [2], alpha=ALPHA, spread=read_spread(path))
+    out = check_claims(single, "synthvoc", [2], alpha=ALPHA, par_margin=PAR, spread=read_spread(path))
     r = out[(out["claim"] == BASELINE.name) & (out["calibration"] == "raw")].iloc[0]
     assert r["spread_value_std"] == pytest.approx(2.0) and r["spread_reference_std"] == pytest.approx(np.std([1, 2, 6], ddof=1))
     md = claims_markdown(out, "synthvoc", alpha=ALPHA, spread_source="bench/seed_spread.csv")

@@ -20,11 +20,11 @@ with job_log(snakemake.log[0], snakemake.threads) as log:
         log.info("pseudo-unseen %s; %d training rows, %d ceiling rows, %d scored rows",
                  [data.class_names[c] for c in data.pseudo], len(data.train.class_id), len(data.pool_labels),
                  len(data.eval_labels))
-        bank = None
-        if kind == "zs3":
+        bank, section = None, snakemake.params.section
+        if section:
             bank = pseudo_bank(data, np.load(snakemake.input.embeddings),
-                               with_chosen(snakemake.params.generator, snakemake.input.get("settings"), "generator"),
-                               snakemake.params.n_per_class, seed=seed, log=log,
+                               with_chosen(snakemake.params.generator, snakemake.input.get("settings"), section),
+                               snakemake.params.n_per_class, seed=seed, log=log, section=section,
                                dropout_at_generation=snakemake.params.dropout_at_generation)
         result = cross_validate(kind, data, snakemake.params.classifier, snakemake.params.cv, seed=seed, bank=bank,
                                 log=log)

@@ -7,7 +7,7 @@ Every training stage writes its curve when it trains, beside what it trains:
 | stage | the record |
 | --- | --- |
 | step 0 (`seenonly`, `baseline`, `supervised`) | `checkpoints/.../{kind}.work/loss.csv`: epoch, loss (+ lr, seconds) |
-| generators (`gmmn`, `gc`) | `generators/.../{gmmn,gc}_loss.csv`: iteration, loss (GC: + pixel_mmd, node_mmd) |
+| generators (`gmmn`, `gc`, `gan`) | `generators/.../{gmmn,gc,gan}_loss.csv`: iteration, loss (GC: + pixel_mmd, node_mmd; GAN: the Wasserstein estimate + critic, generator, classification losses) |
 | classifiers (`zs3`, `ceiling`, `zs3gc`, `zs5_p{p}`) | `classifiers/.../{method}_loss.csv`: epoch, loss; ZS5Net's `finetune` mode: `zs5_p{p}.work/loss.csv` |
 | cross-validation (`cv_zs3`, `cv_ceiling`) | the `curves` entry of `cv/.../gamma_{kind}.json`: its GMMN's and classifier's |
 
@@ -32,7 +32,9 @@ import pandas as pd
 from zs3core.io import atomic_dir, write_text
 from zs3core.methods import BY_NAME, classifier_methods, cv_kinds
 
-SEGMENTER_STAGES = ("seenonly", "baseline", "supervised")
+SEGMENTER_STAGES = ("seenonly", "baseline", "ale", "supervised")
+GENERATOR_STAGES = {"gmmn": {"loss": "loss"}, "gc": {"loss": "loss", "pixel_mmd": "pixel MMD", "node_mmd": "node MMD"},
+                    "gan": {"loss": "E[D(real)] - E[D(fake)]", "critic_loss": "critic loss"}}  # stage -> curve columns
 # The classifiers of the method table (zs3core/methods.py); a per-p method's as `{name}_p{p}`.
 CLASSIFIER_STAGES = tuple(m for m in classifier_methods() if not BY_NAME[m].per_p)
 PER_P_STAGES = tuple(f"{m}_p" for m in classifier_methods() if BY_NAME[m].per_p)  # + the p: zs5_p25
@@ -42,11 +44,14 @@ CV_STAGES = tuple(f"cv_{kind}" for kind in cv_kinds())
 PANELS = {
     "seenonly": ("Step 0: seen-only segmenter", "cross-entropy"),
     "baseline": ("Step 0: DeViSE baseline", "DeViSE loss"),
+    "ale": ("Step 0: ALE baseline", "ALE ranking loss"),
     "supervised": ("Step 0: supervised oracle", "cross-entropy"),
     "gmmn": ("Step 1: GMMN generator", "MMD"),
     "gc": ("Step 1: GC generator", "MMD"),
+    "gan": ("Step 1: GAN generator", "WGAN-GP"),
     "classifiers": ("Step 2: classifiers", "cross-entropy"),
     "cv_gmmn": ("Cross-validation: GMMN", "MMD"),
+    "cv_gan": ("Cross-validation: GAN", "E[D(real)] - E[D(fake)]"),
     "cv_classifiers": ("Cross-validation: classifiers", "cross-entropy"),
 }
 
@@ -95,13 +100,18 @@ def _csv_curves(path: Path, panel: str, names: Mapping[str, str]) -> list[Curve]
             for column, name in names.items()]
 
 
+def _cv_generator_panel(kind: str) -> str:
+    """The panel of a gamma cross-validation's generator curve (the GAN's, the GMMN's)."""
+    return "cv_gan" if BY_NAME[kind].generator == "gan" else "cv_gmmn"
+
+
 def _cv_curves(path: Path, kind: str) -> list[Curve]:
     with open(path) as f:
         record = json.load(f).get("curves", {})
     curves = []
-    if "gmmn" in record:
+    if "gmmn" in record:  # the pseudo bank's generator, whichever it is
         steps, values = np.array(record["gmmn"], dtype=float).reshape(-1, 2).T
-        curves.append(Curve("cv_gmmn", kind, "iteration", steps.astype(int), values))
+        curves.append(Curve(_cv_generator_panel(kind), kind, "iteration", steps.astype(int), values))
     if "classifier" in record:
         steps, values = np.array(record["classifier"], dtype=float).reshape(-1, 2).T
         curves.append(Curve("cv_classifiers", kind, "epoch", steps.astype(int), values))
@@ -114,10 +124,8 @@ def stage_curves(stage: str, path: str | os.PathLike) -> list[Curve]:
     if stage in SEGMENTER_STAGES:
         record = work_loss_csv(path)
         return _csv_curves(record, stage, {"loss": "loss"}) if record.is_file() else []
-    if stage == "gmmn":
-        return _csv_curves(path, "gmmn", {"loss": "loss"})
-    if stage == "gc":
-        return _csv_curves(path, "gc", {"loss": "loss", "pixel_mmd": "pixel MMD", "node_mmd": "node MMD"})
+    if stage in GENERATOR_STAGES:
+        return _csv_curves(path, stage, GENERATOR_STAGES[stage])
     if stage in CLASSIFIER_STAGES or stage.startswith(PER_P_STAGES):
         for record, name in ((classifier_loss_csv(path), stage), (work_loss_csv(path), f"{stage} (fine-tuned)")):
             if record.is_file():
@@ -125,20 +133,19 @@ def stage_curves(stage: str, path: str | os.PathLike) -> list[Curve]:
         return []
     if stage in CV_STAGES:
         return _cv_curves(path, stage.removeprefix("cv_"))
-    raise ValueError(f"unknown training stage {stage!r}: expected one of {SEGMENTER_STAGES + ('gmmn', 'gc')}, "
+    raise ValueError(f"unknown training stage {stage!r}: expected one of {SEGMENTER_STAGES + tuple(GENERATOR_STAGES)}, "
                      f"{CLASSIFIER_STAGES}, {' '.join(p + '<p>' for p in PER_P_STAGES)} or {CV_STAGES}")
 
 
 def stage_panels(stage: str) -> tuple[str, ...]:
     """The panels (keys of `PANELS`) a stage's curves go to."""
-    if stage in SEGMENTER_STAGES or stage in ("gmmn", "gc"):
+    if stage in SEGMENTER_STAGES or stage in GENERATOR_STAGES:
         return (stage,)
     if stage in CLASSIFIER_STAGES or stage.startswith(PER_P_STAGES):
         return ("classifiers",)
-    if stage == "cv_zs3":
-        return ("cv_gmmn", "cv_classifiers")
-    if stage == "cv_ceiling":
-        return ("cv_classifiers",)
+    if stage in CV_STAGES:
+        kind = stage.removeprefix("cv_")
+        return ((_cv_generator_panel(kind),) if BY_NAME[kind].generator else ()) + ("cv_classifiers",)
     raise ValueError(f"unknown training stage {stage!r}")
 
 

@@ -63,6 +63,8 @@ METHODS = (
                            "classifier.protocol: authors)", cv_gamma="zs3", in_paper=True, figures=True),
     Method("authorszs3", "ZS3Net (authors' model)", "authors", "authors", tables=(1, 3), in_paper=True,
            paper_method="zs3"),
+    Method("zs3gan", "ZS3Net (GAN)", "strict", "retrained", tables=(1, 3), generator="gan", bank="gan",
+           classifier_rows="real seen rows + the GAN's unseen bank", cv_gamma="zs3gan"),
     Method("zs3gc", "ZS3Net + GC", "unseen_masks", "retrained", tables=(3,), generator="gc", bank="gc",
            classifier_rows="real seen rows + the GC generator's unseen bank", cv_gamma="zs3", in_paper=True),
     Method("authorszs3gc", "ZS3Net + GC (authors' model)", "authors", "authors", tables=(3,), in_paper=True,

@@ -20,13 +20,14 @@ from slurm_harness import profile_partitions, rule_of
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 1200  # the run took 7.5 min under a load of 5-7 (more on a busier machine); a hung status check must not hang CI
 GPU_RULES = {"train_step0", "train_supervised", "extract_features", "pseudo_label", "extract_pseudo_features",
-             "train_generator", "train_gc", "evaluate_step0", "evaluate_supervised", "evaluate_retrained"}
+             "train_generator", "train_gc", "train_gan", "evaluate_step0", "evaluate_supervised", "evaluate_retrained"}
 # A group of the profile is one job per connected part: the data group a dataset's class
 # embeddings, and its index with the hold-out (Context's labels first); the classifier group a
 # bank with the classifier trained on it.
 CPU_RULES = {"data_class_embeddings", "data_holdout_index_voc", "data_context_labels_holdout_index_context",
              "classifier_generate_bank_retrain_zs3", "classifier_generate_gc_bank_retrain_zs3gc",
-             "cross_validate", "cross_validate_p", "retrain_ceiling", "retrain_zs5"}
+             "classifier_generate_gan_bank_retrain_zs3gan", "cross_validate", "cross_validate_generator",
+             "cross_validate_p", "retrain_ceiling", "retrain_zs5"}
 LOCAL_RULES = {"table1", "table2", "table3", "table4"}  # `localrule: True`: run by Snakemake itself, no sbatch
 PARTITIONS = profile_partitions(REPO / "profiles/slurm/config.yaml")
 
