@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zs3core.train.gan as gan_mod
-import zs3core.train.generator as gen_mod
+import zs3core.train.generator_kit as kit
 from zs3core.banks import read_bank
 from zs3core.checkpoints import CheckpointMismatch, load_checkpoint
 from zs3core.features import FeatureWriter
@@ -94,14 +94,14 @@ def test_checkpoint_contents_and_loss_csv(trained):
 
 def test_real_batches_never_contain_unseen_image_rows(toy, embeddings, tmp_path, monkeypatch):
     batches = []
-    sample = gen_mod.RealSampler.sample
+    sample = kit.RealSampler.sample
 
     def spy(self, which, n, generator):
         batch = sample(self, which, n, generator)
         batches.append((self.classes[which].tolist(), batch.abs().max().item()))
         return batch
 
-    monkeypatch.setattr(gen_mod.RealSampler, "sample", spy)
+    monkeypatch.setattr(kit.RealSampler, "sample", spy)
     train_gan(toy, embeddings, {**TINY, "iterations": 4, "classifier_steps": 3}, tmp_path / "g.pt", seed=1)
     assert len(batches) == 3 + 4 * TINY["n_critic"]  # classifier steps, then the critic's
     assert all(classes == [0, 1] for classes, _ in batches)

@@ -55,8 +55,8 @@ from zs3core.checkpoints import CheckpointMismatch, load_checkpoint, save_checkp
 from zs3core.device import resolve_device
 from zs3core.models.gan import Critic, classification_loss, critic_loss, generator_loss, gradient_penalty
 from zs3core.models.gmmn import GMMN, build_gmmn
-from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, classes_per_step,
-                                         default_loss_csv, resolve_section, training_data, training_steps, write_curve)
+from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, default_loss_csv,
+                                         resolve_section, sampling_plan, training_data, write_curve)
 
 CHECKPOINT_KIND = "gan"
 RESUME_KIND = "gan_resume"
@@ -177,17 +177,11 @@ def fit_gan(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: dic
             log: logging.Logger | None = None, source: object = "") -> FittedGAN:
     """The WGAN-GP + L_CLS training loop on given real rows (`cfg` resolved), resuming from
     `resume_path` when it exists and saving there every `checkpoint_every` generator steps."""
-    sampler = RealSampler(rows.features, rows.class_id, device)
-    n_classes = len(sampler)
-    per_step = classes_per_step(cfg, n_classes)
-    rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
-    trained = sampler.classes.cpu().tolist()
-    missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
-    n_iter = training_steps(cfg, rows, per_step)
+    sampler, per_step, rows_per_class, n_iter = sampling_plan(rows, cfg, device, class_names=class_names, name="GAN",
+                                                              log=log)
     del rows
-    if log and missing:
-        log.warning("GAN: seen classes without any training row (not trained on): %s",
-                    [class_names[c] for c in missing])
+    n_classes = len(sampler)
+    trained = sampler.classes.cpu().tolist()
 
     nets = build_networks(cfg, table.shape[1], feature_dim, n_classes, seed=seed, device=device)
     gen = torch.Generator(device=device).manual_seed(seed)

@@ -73,9 +73,8 @@ from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
 from zs3core.mmd import mmd_loss
 from zs3core.models.gmmn import GMMN, build_gmmn, gmmn_from_state
-from zs3core.train.generator_kit import (GeneratorRows, RealSampler, checkpoint_state, classes_per_step,
-                                         config_bandwidths, default_loss_csv, logged, resolve_section, training_data,
-                                         training_steps, write_curve)
+from zs3core.train.generator_kit import (GeneratorRows, checkpoint_state, config_bandwidths, default_loss_csv, logged,
+                                         resolve_section, sampling_plan, training_data, write_curve)
 
 GMMN_KEYS = ("noise_dim", "noise", "hidden", "dropout", "output_relu", "lr", "iterations",
              "classes_per_step", "real_per_class", "fake_per_class", "bandwidth_mode", "bandwidths",
@@ -119,16 +118,10 @@ def fit_gmmn(rows: GeneratorRows, table: torch.Tensor, feature_dim: int, cfg: di
     `source` names the data in errors."""
     bandwidths, reference = config_bandwidths(cfg, rows.features, rows.class_id, seed)
 
-    sampler = RealSampler(rows.features, rows.class_id, device)
-    n_classes = len(sampler)
-    per_step = classes_per_step(cfg, n_classes)
-    rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
-    missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
-    n_iter = training_steps(cfg, rows, per_step)
+    sampler, per_step, rows_per_class, n_iter = sampling_plan(rows, cfg, device, class_names=class_names, name="GMMN",
+                                                              log=log)
     del rows
-    if log and missing:
-        log.warning("GMMN: seen classes without any training row (not trained on): %s",
-                    [class_names[c] for c in missing])
+    n_classes = len(sampler)
     if log:
         log.info("GMMN: %d seen classes with rows (%d per step), %d rows, %d steps%s, bandwidths %s (%s%s), "
                  "device %s", n_classes, per_step, sum(rows_per_class.values()), n_iter,

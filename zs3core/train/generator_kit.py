@@ -139,6 +139,20 @@ def config_bandwidths(cfg: dict, features: np.ndarray, class_id: np.ndarray,
     return resolve_bandwidths(cfg["bandwidth_mode"], cfg["bandwidths"], reference), reference
 
 
+def sampling_plan(rows: GeneratorRows, cfg: dict, device, *, class_names: Sequence[str], name: str,
+                  log=None) -> tuple[RealSampler, int, dict[int, int], int]:
+    """A generator's real-row sampler, the seen classes drawn per step, the rows per class and the
+    steps of its budget; a warning names the seen classes without any row (not trained on)."""
+    sampler = RealSampler(rows.features, rows.class_id, device)
+    per_step = classes_per_step(cfg, len(sampler))
+    rows_per_class = {int(c): int(k) for c, k in zip(*np.unique(rows.class_id, return_counts=True))}
+    missing = sorted(set(rows.seen_class_ids) - set(rows_per_class))
+    if log and missing:
+        log.warning("%s: seen classes without any training row (not trained on): %s", name,
+                    [class_names[c] for c in missing])
+    return sampler, per_step, rows_per_class, training_steps(cfg, rows, per_step)
+
+
 def classes_per_step(cfg: dict, n_classes: int) -> int:
     """The seen classes drawn per step: `classes_per_step`, at most all of them (null: all)."""
     return n_classes if cfg["classes_per_step"] is None else min(cfg["classes_per_step"], n_classes)
