@@ -214,8 +214,12 @@ def test_node_terms_against_a_loop_over_classes_and_graphs(toy, adjacency):
         nodes, matrix, _ = graphs.batch(np.array([g]))
         return model(table[graphs.node_class[nodes]], adjacency=matrix), nodes
 
-    per_class = torch.stack([mmd_loss(torch.stack([alone(graphs.node_graph[n])[0][n - graphs.node_start[graphs.node_graph[n]]]
-                                                   for n in row]), real[row], bandwidths) for row in drawn]).mean()
+    def generated(n):  # node n's feature, generated on its own graph
+        g = graphs.node_graph[n]
+        return alone(g)[0][n - graphs.node_start[g]]
+
+    per_class = torch.stack([mmd_loss(torch.stack([generated(n) for n in row]), real[row], bandwidths)
+                             for row in drawn]).mean()
     per_graph = torch.stack([mmd_loss(out, real[nodes], bandwidths)
                              for out, nodes in map(alone, graphs.node_graph[drawn.ravel()])]).mean()
     assert (graphs.node_count[graphs.node_graph[drawn.ravel()]] > 1).all()  # graphs with context

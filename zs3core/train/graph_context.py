@@ -146,7 +146,8 @@ class NodeSampler:
 
 
 def graph_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, which: np.ndarray,
-                   generator: torch.Generator, dropout: bool | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+                   generator: torch.Generator,
+                   dropout: bool | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """Generated features of every node of the given graphs (repeats are separate copies), as one
     block-diagonal batch; also the global node of each row and each graph's first row."""
     batch_nodes, adjacency, first = graphs.batch(which)
