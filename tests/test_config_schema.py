@@ -62,6 +62,7 @@ def test_typo_in_generator_lists_the_real_key(base_config):
     ("datasets.synthcontext.gc.noise", "normal", "uniform"), ("datasets.voc.segmenter.init", "random", "none"),
     ("datasets.voc.baseline.init", "warm", "seenonly"), ("datasets.context.selftrain.mode", "both", "classifier"),
     ("datasets.synthvoc.world.kind", "scene", "scenes"), ("gc.adjacency", "normalised", "kipf"),
+    ("gc.node_term", "per_image", "per_graph"),
 ])
 def test_bad_enum_value_is_named_with_the_allowed_ones(base_config, path, value, allowed):
     put(base_config, path, value)

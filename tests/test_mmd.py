@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zs3core.bandwidths import CODE_BANDWIDTHS, PAPER_BANDWIDTHS, RELATIVE_BANDWIDTHS, resolve_bandwidths
-from zs3core.mmd import median_sq_distance, mmd2, mmd_loss, pairwise_sq_dists
+from zs3core.mmd import median_sq_distance, mmd2, mmd_loss, pairwise_sq_dists, ragged_mmd_loss
 
 
 def kernel(a, b, s):
@@ -122,6 +122,31 @@ def test_gradients_match_a_naive_implementation():
                                         (x[:1, :4], y[:1, :3]))
         assert torch.autograd.gradcheck(lambda a, b: mmd2(a, b, bandwidths, unbiased=unbiased, per_kernel=True),
                                         (x[0, :4], y[0, :3]))
+
+
+def test_ragged_loss_is_the_mean_over_groups_of_each_groups_loss():
+    """Groups of 1, 3 and 2 rows (paired x and y) against a loop over groups: the brute-force double
+    sum per group, then sqrt and mean; gradients against the loop of `mmd_loss`."""
+    g = torch.Generator().manual_seed(3)
+    counts = [1, 3, 2]
+    x = (torch.randn(6, 4, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    y = (torch.randn(6, 4, generator=g, dtype=torch.float64) * 2 + 1).requires_grad_()
+    bandwidths = [1.0, 5.0, 20.0]
+    bounds = np.cumsum([0] + counts)
+    groups = list(zip(bounds[:-1], bounds[1:]))
+    by_hand = np.mean([math.sqrt(max(0.0, brute_mmd2(x[a:b].detach(), y[a:b].detach(), bandwidths)))
+                       for a, b in groups])
+    ragged = ragged_mmd_loss(x, y, counts, bandwidths)
+    assert ragged.item() == pytest.approx(by_hand, rel=1e-10)
+    looped = torch.stack([mmd_loss(x[a:b], y[a:b], bandwidths) for a, b in groups]).mean()
+    for f, s in zip(torch.autograd.grad(ragged, (x, y)), torch.autograd.grad(looped, (x, y))):
+        torch.testing.assert_close(f, s)
+    assert ragged_mmd_loss(x.detach(), y.detach(), [6], bandwidths).item() == pytest.approx(
+        mmd_loss(x.detach(), y.detach(), bandwidths).item(), rel=1e-10)
+    with pytest.raises(ValueError, match="counts"):
+        ragged_mmd_loss(x, y, [2, 3], bandwidths)
+    with pytest.raises(ValueError, match="counts"):
+        ragged_mmd_loss(x, y, [0, 6], bandwidths)
 
 
 def test_pairwise_sq_dists():

@@ -15,8 +15,10 @@ from zs3core.features import FeatureFile, FeatureWriter, image_table
 from zs3core.holdout import excluded_from
 from zs3core.retrain import retrain
 from zs3core.train.classifier import fit_classifier
-from zs3core.train.graph_context import (GRAPHS, NodeSampler, context_graphs, resolve_gc_config, seen_graphs,
-                                         train_gc, write_gc_bank)
+from zs3core.mmd import mmd_loss
+from zs3core.models.gcn import GCNGenerator
+from zs3core.train.graph_context import (GRAPHS, NodeSampler, context_graphs, node_loss, resolve_gc_config,
+                                         seen_graphs, train_gc, write_gc_bank)
 
 CLASSES = ["background", "a", "b", "u", "v"]
 UNSEEN = ["u", "v"]  # v is in no mask: its bank rows come from its embedding alone
@@ -195,6 +197,38 @@ def test_training_never_reads_a_poisoned_feature_and_learns(trained):
     assert TINY["weight"] == 0.1 and (0.1 * curve[:, 3] > 1e-2 * curve[:, 1]).all()  # the node term shows
 
 
+@pytest.mark.parametrize("adjacency", ["authors", "self_and_neighbours"])
+def test_node_terms_against_a_loop_over_classes_and_graphs(toy, adjacency):
+    """A noiseless, dropout-free generator, so each graph's output is its own: per_class is, per
+    class, the MMD of its drawn nodes (each generated on its own graph) against their region means;
+    per_graph, per drawn node's graph, the MMD of all the graph's nodes against their region means."""
+    with FeatureFile(toy[0]) as ff:
+        graphs, real = seen_graphs(ff, adjacency)
+    model = GCNGenerator(5, D, noise_dim=0, hidden=16, dropout=0.0, separate_self=adjacency != "authors",
+                         init_generator=torch.Generator().manual_seed(0)).eval()
+    table, real, bandwidths = torch.eye(5), torch.from_numpy(real), torch.tensor([1.0, 4.0])
+    drawn = NodeSampler(graphs.node_class, np.arange(3), np.ones(len(graphs.node_class), bool)).sample(
+        np.arange(3), 4, torch.Generator().manual_seed(1))
+
+    def alone(g):  # the graph's generated nodes and their global ids, on its own
+        nodes, matrix, _ = graphs.batch(np.array([g]))
+        return model(table[graphs.node_class[nodes]], adjacency=matrix), nodes
+
+    def generated(n):  # node n's feature, generated on its own graph
+        g = graphs.node_graph[n]
+        return alone(g)[0][n - graphs.node_start[g]]
+
+    per_class = torch.stack([mmd_loss(torch.stack([generated(n) for n in row]), real[row], bandwidths)
+                             for row in drawn]).mean()
+    per_graph = torch.stack([mmd_loss(out, real[nodes], bandwidths)
+                             for out, nodes in map(alone, graphs.node_graph[drawn.ravel()])]).mean()
+    assert (graphs.node_count[graphs.node_graph[drawn.ravel()]] > 1).all()  # graphs with context
+    for term, expected in (("per_class", per_class), ("per_graph", per_graph)):
+        got = node_loss(model, graphs, table, real, drawn, term, bandwidths, torch.Generator())
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.isclose(per_class, per_graph)
+
+
 def test_training_is_deterministic_under_a_seed(toy, trained, tmp_path):
     cfg = dict(TINY, iterations=5)
     states = []
@@ -295,6 +329,8 @@ def test_config_takes_the_whole_section_and_names_a_missing_key():
         resolve_gc_config({k: v for k, v in section.items() if k != "weight"})
     with pytest.raises(KeyError, match=r"\['noise'\]"):
         resolve_gc_config({k: v for k, v in section.items() if k != "noise"})
+    with pytest.raises(ValueError, match="gc.node_term"):
+        resolve_gc_config({**section, "node_term": "per_image"})
 
 
 @pytest.mark.parametrize("adjacency", ["authors", "kipf"])

@@ -33,6 +33,12 @@ def test_a_zs3gc_row_builds_from_nothing_and_table3_asks_for_it(workdir):
     plan = run_snakemake(workdir, ["results/table3_synthcontext.md"], tiny_config(), "-n").stdout
     assert "results/synthcontext_k2_zs3gc.csv" in plan  # a dependency, up to date: not rebuilt
     assert "rule retrain_zs3gc" not in plan and "rule table3" in plan
+    # gc.node_term reaches GC's trainer alone: it and what reads its generator rerun, nothing else
+    overrides = tiny_config() | {"gc": {"node_term": "per_class"}}
+    listing = run_snakemake(workdir, ["results/synthcontext_k2_zs3gc.csv"], overrides, "-n", "--quiet", "rules",
+                            "--rerun-triggers=params").stdout
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", listing, re.M) if m.group(1) != "total"}
+    assert jobs == {"train_gc": 1, "generate_gc_bank": 1, "retrain_zs3gc": 1, "evaluate_retrained": 1}
 
 
 @pytest.mark.parametrize("scope", ["all_stages", "classifier_only"])

@@ -11,10 +11,21 @@ loss beyond "no change in other hyper-parameters"; this implementation trains on
   rows against `fake_per_class` generated ones per class. It keeps the features pixel-like.
 - MMD_node: for each of the same classes, `nodes_per_class` nodes of that class drawn with
   replacement from the graphs of seen-only training images; each brings its whole graph (a
-  separate copy with fresh noise), and the generated feature of the drawn node is matched
-  against the node's real feature, the exact mean feature of its region (where the authors'
-  code, by mistake, takes a single pixel of it). Its bandwidths are relative to the median squared
-  distance of region means (or fixed, as the GMMN's `bandwidth_mode`).
+  separate copy with fresh noise, all of a step's graphs one block-diagonal batch). A node's
+  real feature is the exact mean feature of its region (the authors' code takes the feature at
+  the region's first pixel unless its GCN_avg_feat is set). `gc.node_term` says what is matched:
+  - `per_graph` (default; the authors' code, whose `g_GCN_loss` is one MMD per training image):
+    per drawn graph, the MMD between the generated features of ALL its nodes and their real
+    ones (pairs within the graph only, classes mixed; `zs3core.mmd.ragged_mmd_loss`), averaged
+    over the step's graphs. It sees which graph a real region comes from, so a region whose
+    features depend on its neighbours is pulled towards its own graph's value.
+  - `per_class`: per class, the MMD between the drawn nodes' generated features and their real
+    ones, pooled over all images and averaged over classes: blind to which graph a real region
+    came from (docs/method.md, "What GC can use of a region's context").
+  The graphs are drawn through class-balanced nodes under both (the authors draw images), so a
+  rare class's graphs are used as often as a common one's.
+  Its bandwidths are relative to the median squared distance of region means (or fixed, as the
+  GMMN's `bandwidth_mode`).
 - `weight`: the authors' `GCN_weight`, there the weight of a node-level loss
   beside the pixel-level one.
 Both terms read only seen-only images (asserted on what is loaded): no real feature of an
@@ -37,6 +48,7 @@ and `self_and_neighbours` such a node is an isolated node, generated from its em
 
 Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEYS`) plus
   nodes_per_class   seen nodes (graphs) per class and step of the node term
+  node_term         per_graph | per_class: the node MMD's groups (`NODE_TERMS`, `node_loss`)
   weight            weight of the node term
   adjacency         the matrix of the graph convolutions (`zs3core.graph.ADJACENCIES`)
 """
@@ -58,14 +70,15 @@ from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
 from zs3core.graph import GraphSet, mask_graph
 from zs3core.holdout import image_mask
-from zs3core.mmd import mmd_loss
+from zs3core.mmd import mmd_loss, ragged_mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
 from zs3core.models.gmmn import MODEL_KEYS
 from zs3core.train.generator import resolve_config
 from zs3core.train.generator_kit import (RealSampler, checkpoint_state, classes_per_step, config_bandwidths, logged,
                                          training_data, training_steps, write_curve)
 
-GC_KEYS = ("nodes_per_class", "weight", "adjacency")  # beside the GMMN's keys, in the `gc:` section
+GC_KEYS = ("nodes_per_class", "node_term", "weight", "adjacency")  # beside the GMMN's keys, in the `gc:` section
+NODE_TERMS = ("per_graph", "per_class")  # `gc.node_term` (`node_loss`)
 CHECKPOINT_KIND = "gc"
 GRAPHS = "true_masks"  # what the bank's graphs are: the training masks that contain unseen classes
 BANK_CHUNK = 4096  # graphs generated per forward pass when writing a bank
@@ -77,6 +90,8 @@ def resolve_gc_config(cfg: dict) -> dict:
     missing = [k for k in GC_KEYS if k not in cfg]
     if missing:
         raise KeyError(f"gc config lacks {missing}: pass the whole section (config.yaml `gc:`)")
+    if cfg["node_term"] not in NODE_TERMS:
+        raise ValueError(f"gc.node_term must be one of {NODE_TERMS}, got {cfg['node_term']!r}")
     return {**resolve_config(cfg), **{k: cfg[k] for k in GC_KEYS}}
 
 
@@ -130,15 +145,41 @@ class NodeSampler:
         return self.order[self.starts[which][:, None] + np.minimum((u * counts).astype(np.int64), counts - 1)]
 
 
+def graph_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, which: np.ndarray,
+                   generator: torch.Generator,
+                   dropout: bool | None = None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Generated features of every node of the given graphs (repeats are separate copies), as one
+    block-diagonal batch; also the global node of each row and each graph's first row."""
+    batch_nodes, adjacency, first = graphs.batch(which)
+    out = model(table[torch.from_numpy(graphs.node_class[batch_nodes])], adjacency=adjacency,
+                generator=generator, dropout=dropout)
+    return out, batch_nodes, first
+
+
 def node_features(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, nodes: np.ndarray,
                   generator: torch.Generator, dropout: bool | None = None) -> torch.Tensor:
     """Generated features of the given global nodes, each on its own copy of its graph."""
     owner = graphs.node_graph[nodes]
-    batch_nodes, adjacency, first = graphs.batch(owner)
+    out, _, first = graph_features(model, graphs, table, owner, generator, dropout)
     rows = torch.from_numpy(first + nodes - graphs.node_start[owner])
-    out = model(table[torch.from_numpy(graphs.node_class[batch_nodes])], adjacency=adjacency,
-                generator=generator, dropout=dropout)
     return out[rows.to(out.device)]
+
+
+def node_loss(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, real_nodes: torch.Tensor,
+              drawn: np.ndarray, term: str, bandwidths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The node term of one step for the (B, k) drawn nodes of B classes (`gc.node_term`).
+
+    per_class: per class, the MMD between the k drawn nodes' generated features and their real
+    ones, averaged over the B classes. per_graph: per drawn node's graph, the MMD between all the
+    graph's generated nodes and their real features, averaged over the B k graphs.
+    """
+    if term == "per_class":
+        fake = node_features(model, graphs, table, drawn.ravel(), generator).view(*drawn.shape, -1)
+        return mmd_loss(fake, real_nodes[torch.from_numpy(drawn).to(real_nodes.device)], bandwidths)
+    owner = graphs.node_graph[drawn.ravel()]
+    fake, batch_nodes, _ = graph_features(model, graphs, table, owner, generator)
+    return ragged_mmd_loss(fake, real_nodes[torch.from_numpy(batch_nodes).to(real_nodes.device)],
+                           graphs.node_count[owner], bandwidths)
 
 
 def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
@@ -187,15 +228,14 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
         real = pixels.sample(which.to(device), cfg["real_per_class"], gen)
         fake = model(table[pixels.classes[which.to(device)]].repeat_interleave(m, dim=0), generator=gen)
         pixel_loss = mmd_loss(fake.view(len(which), m, feature_dim), real, bw["pixel"])
-        drawn = nodes.sample(which.numpy(), k, gen)
-        fake_nodes = node_features(model, graphs, table, drawn.ravel(), gen).view(len(which), k, feature_dim)
-        node_loss = mmd_loss(fake_nodes, real_nodes[torch.from_numpy(drawn).to(device)], bw["node"])
-        loss = pixel_loss + cfg["weight"] * node_loss
+        node_mmd = node_loss(model, graphs, table, real_nodes, nodes.sample(which.numpy(), k, gen),
+                             cfg["node_term"], bw["node"], gen)
+        loss = pixel_loss + cfg["weight"] * node_mmd
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if logged(it, n_iter, cfg["log_every"]):
-            values = (loss.item(), pixel_loss.item(), node_loss.item())
+            values = (loss.item(), pixel_loss.item(), node_mmd.item())
             if not all(math.isfinite(v) for v in values):
                 raise FloatingPointError(f"GC loss is {values} at iteration {it} ({feature_file})")
             curve.append((it, *values))
