@@ -358,3 +358,19 @@ def test_one_region_masks_are_skipped_under_the_authors_adjacency_only(adjacency
         np.array([0, 1, 2]), 200, torch.Generator().manual_seed(0))
     alone = int(np.flatnonzero(graphs.node_count == 1)[0])
     assert (graphs.node_start[alone] in drawn) == (adjacency == "kipf")
+
+
+def test_a_class_without_a_node_trains_through_the_pixel_term_alone():
+    # nodes of classes 0 (ids 0, 1) and 1 (id 2); class 2 only in single-region masks (id 3, unusable)
+    node_class = np.array([0, 0, 1, 2])
+    sampler = NodeSampler(node_class, np.array([0, 1, 2]), np.array([True, True, True, False]))
+    assert sampler.without.tolist() == [2]
+    drawn = sampler.sample(np.array([2, 0, 1]), 50, torch.Generator().manual_seed(0))
+    assert drawn.shape == (2, 50)  # class 2 drawn no node: the step's node term has classes 0 and 1
+    assert set(drawn[0]) == {0, 1} and set(drawn[1]) == {2}
+    empty = sampler.sample(np.array([2]), 5, torch.Generator().manual_seed(0))
+    assert empty.shape == (0, 5)
+    loss = node_loss(None, None, None, torch.zeros(4, 3), empty, "per_graph", torch.ones(1), None)
+    assert loss.item() == 0.0
+    with pytest.raises(ValueError, match="not all classes with pixel rows"):
+        NodeSampler(node_class, np.array([0, 1]), np.ones(4, bool))  # nodes of a class without pixel rows

@@ -127,19 +127,26 @@ def seen_graphs(ff: FeatureFile, adjacency: str,
 
 
 class NodeSampler:
-    """The usable nodes of the seen-only graphs grouped by class; draws (B, n) global node ids for B classes."""
+    """The usable nodes of the seen-only graphs grouped by class; draws (B, n) global node ids for
+    the B classes of a step that have nodes. Under `gc.adjacency: authors` a class seen only in
+    single-region masks has none (those masks have no graph, as in the authors' code): it trains
+    through the pixel term alone (`without`)."""
 
     def __init__(self, node_class: np.ndarray, classes: np.ndarray, usable: np.ndarray):
         nodes = np.flatnonzero(usable)
         order = nodes[np.argsort(node_class[nodes], kind="stable")]
         found, starts, counts = np.unique(node_class[order], return_index=True, return_counts=True)
-        if not np.array_equal(found, classes):
-            raise ValueError(f"classes with nodes {found.tolist()} differ from classes with pixel rows "
-                             f"{np.asarray(classes).tolist()} (under gc.adjacency: authors a class seen "
-                             f"only in single-region masks has no node)")
-        self.order, self.starts, self.counts = order, starts, counts
+        if not np.isin(found, classes).all():
+            raise ValueError(f"classes with nodes {found.tolist()} are not all classes with pixel rows "
+                             f"{np.asarray(classes).tolist()}")
+        self.has_nodes = np.isin(classes, found)
+        self.without = np.asarray(classes)[~self.has_nodes]
+        self.order = order
+        self.starts, self.counts = np.zeros(len(classes), np.int64), np.zeros(len(classes), np.int64)
+        self.starts[self.has_nodes], self.counts[self.has_nodes] = starts, counts
 
     def sample(self, which: np.ndarray, n: int, generator: torch.Generator) -> np.ndarray:
+        which = which[self.has_nodes[which]]
         u = torch.rand((len(which), n), generator=generator, device=generator.device).cpu().numpy()
         counts = self.counts[which][:, None]
         return self.order[self.starts[which][:, None] + np.minimum((u * counts).astype(np.int64), counts - 1)]
@@ -171,8 +178,11 @@ def node_loss(model: GCNGenerator, graphs: GraphSet, table: torch.Tensor, real_n
 
     per_class: per class, the MMD between the k drawn nodes' generated features and their real
     ones, averaged over the B classes. per_graph: per drawn node's graph, the MMD between all the
-    graph's generated nodes and their real features, averaged over the B k graphs.
+    graph's generated nodes and their real features, averaged over the B k graphs. 0 when none of
+    the step's classes has a node.
     """
+    if drawn.size == 0:
+        return real_nodes.new_zeros(())
     if term == "per_class":
         fake = node_features(model, graphs, table, drawn.ravel(), generator).view(*drawn.shape, -1)
         return mmd_loss(fake, real_nodes[torch.from_numpy(drawn).to(real_nodes.device)], bandwidths)
@@ -206,6 +216,9 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
     per_step = classes_per_step(cfg, n_classes)
     n_iter = training_steps(cfg, rows, per_step)
     del rows
+    if log and len(nodes.without):
+        log.warning("GC: seen classes without a node (only in single-region masks, gc.adjacency: %s): %s; they "
+                    "train through the pixel term alone", cfg["adjacency"], [data.class_names[c] for c in nodes.without])
     if log:
         log.info("GC: %d seen classes (%d per step), %d steps, %d pixel rows, %d graphs with %d nodes (%d edges), "
                  "bandwidths %s, device %s", n_classes, per_step, n_iter, n_pixel_rows, len(graphs),
