@@ -103,6 +103,40 @@ def test_the_sweep_trains_each_point_and_records_the_chosen_one(tmp_path, monkey
         generator_grid.read_settings(out, "gan")
 
 
+def test_the_gan_grid_trains_each_point_with_its_critic_steps_and_records_them(tmp_path, monkeypatch):
+    path = tmp_path / "train.h5"
+    write_toy(path)
+    data = cv.load_cv_data(path, HOLDOUT, CV_CFG, seed=0, K=2)
+    embeddings = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
+    section = {**config_section("gan"), "iterations": 4, "noise_dim": 4, "hidden": 8, "critic_hidden": 8,
+               "classifier_steps": 3, "real_per_class": 8, "checkpoint_every": None, "device": "cpu"}
+    grid = {"n_critic": [5, 2]}
+    trained = []
+
+    real_pseudo_bank = cv.pseudo_bank
+
+    def spy(data_, embeddings_, cfg, n, **kw):
+        trained.append((kw["section"], cfg))
+        return real_pseudo_bank(data_, embeddings_, cfg, n, **kw)
+
+    monkeypatch.setattr(cv_generator, "pseudo_bank", spy)
+    record, sweep = cv_generator.cross_validate_settings(
+        "gan", data, embeddings, section, grid, CLASSIFIER, CV_CFG, choice="one_standard_error", budget=0.5,
+        n_per_class=6, dropout_at_generation=False, seed=0)
+    # each point: the GAN (not the GMMN) with the point's critic steps, at half its generator steps
+    assert [(s, c["n_critic"], c["iterations"]) for s, c in trained] == [("gan", 5, 2), ("gan", 2, 2)]
+    assert all(c | {"n_critic": 5, "iterations": 4} == section for _, c in trained)  # nothing else moves
+    assert [s["settings"] for s in sweep] == ["n_critic=5", "n_critic=2"]
+    chosen = brute_force_choice(sweep, "one_standard_error")
+    assert record["section"] == "gan" and record["point"] == chosen and record["chosen"] == {"n_critic": [5, 2][chosen]}
+    # the rows built from it: the GAN has no kernel, so no bandwidth columns; its hidden size and critic steps
+    assert record["columns"] == {"generator_settings": "cv", "generator_hidden": 8, "generator_n_critic": [5, 2][chosen]}
+    out = tmp_path / "settings_gan.json"
+    out.write_text(json.dumps(record))
+    cfg, columns = generator_grid.trained_settings(section, out, "gan")
+    assert cfg == section | {"n_critic": [5, 2][chosen]} and columns == record["columns"]
+
+
 def test_a_section_without_a_pseudo_split_trainer_is_refused_by_name():
     with pytest.raises(ValueError, match="generator_cv.grids.gc: no pseudo-split trainer"):
         cv_generator.cross_validate_settings("gc", None, None, {}, {"hidden": [1]}, {}, {}, choice="best", budget=1,

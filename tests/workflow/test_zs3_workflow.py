@@ -374,3 +374,24 @@ def test_authors_protocol_plans_the_generator_in_place_of_the_bank(workdir):
     assert sorted(i.split(", ")[2] for i in zs3_inputs) == [f"generators/synthvoc/k{k}/gmmn.pt" for k in (2, 4)]
     assert not any("banks/" in i for i in zs3_inputs)
     assert "rule generate_bank:" not in listing  # Table 1 reads no bank under this protocol
+
+
+def test_the_gan_grid_reaches_the_gan_its_gamma_cv_and_its_rows(workdir):
+    """With a GAN grid the GAN, the zs3gan gamma CV (its own pseudo-split GAN) and the zs3gan rows'
+    evaluation read `settings_gan.json`; without one none does, and none is built."""
+    def gan_jobs(gan_grid):
+        overrides = tiny_config()
+        overrides["datasets"]["synthvoc"]["generator_cv"] = {"grids": {"gan": gan_grid}}
+        listing = run_snakemake(workdir, ["results/synthvoc_k2_zs3gan.csv"], overrides, "-n", "--forceall").stdout
+        blocks = re.findall(r"^rule (\w+):\n((?:\s+\S.*\n)+)", listing, re.M)
+        return {(rule, re.search(r"output: (\S+)", body).group(1).rstrip(",")):
+                re.search(r"input: (.*)", body).group(1).split(", ") for rule, body in blocks if "input:" in body}
+
+    settings = "cv/synthvoc/k2/settings_gan.json"
+    readers = {("train_gan", "generators/synthvoc/k2/gan.pt"), ("cross_validate", "cv/synthvoc/k2/gamma_zs3gan.json"),
+               ("evaluate_retrained", "results/synthvoc_k2_zs3gan.csv")}
+    gridded = gan_jobs({"n_critic": [5, 2]})
+    assert ("cross_validate_generator", settings) in gridded
+    assert {job for job, inputs in gridded.items() if settings in inputs} == readers
+    plain = gan_jobs(None)
+    assert readers <= set(plain) and not any(settings in inputs or job[1] == settings for job, inputs in plain.items())
