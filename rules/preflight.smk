@@ -26,6 +26,7 @@ rule preflight:
         n_per_class=config["bank"]["n_per_class"],
         generator=lambda wc: stage_config(config, "generator", wc.dataset),
         gc=lambda wc: stage_config(config, "gc", wc.dataset),
+        gan=lambda wc: stage_config(config, "gan", wc.dataset),
         tables=lambda wc: dataset_config(wc.dataset).get("tables", []),
         holdout_fraction=config["holdout"]["fraction"],
         seed=config["seed"],

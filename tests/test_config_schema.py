@@ -222,3 +222,14 @@ def test_the_sample_message_of_the_docs_is_the_real_one(base_config):
         validate_config(base_config, SCHEMA_PATH)
     pattern = ".*?".join(map(re.escape, sample.strip().split("...")))
     assert re.fullmatch(pattern, str(err.value).strip(), re.S), f"the docs say:\n{sample}\nthe code says:\n{err.value}"
+
+
+def test_generator_grid_values_from_the_command_line_are_typed_as_in_config_yaml(base_config):
+    # --config gives text: a grid of "256" would train a network of width "256"
+    put(base_config, "generator_cv.grids", {"generator": {"hidden": ["256", "512"], "bandwidths": ["null", ["4", "0.5"]]},
+                                            "gan": {"n_critic": ["5", "2"]}})
+    assert problems(base_config) == []
+    assert base_config["generator_cv"]["grids"] == {"generator": {"hidden": [256, 512], "bandwidths": [None, [4, 0.5]]},
+                                                    "gan": {"n_critic": [5, 2]}}
+    put(base_config, "generator_cv.grids.gan", {"noise": ["gaussian"]})
+    assert any("generator_cv.grids.gan.noise" in p for p in problems(base_config))  # numbers, not words

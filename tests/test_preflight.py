@@ -187,7 +187,8 @@ def test_gpu_hours_by_hand():
 
     generator = {"iterations": None, "epochs": 30, "classes_per_step": None}
     cfg = {"epochs": 200, "baseline_epochs": 200, "init": "imagenet", "generator": generator,
-           "gc": {**generator, "iterations": 800, "epochs": None}, "pairs": {2: 20000, 4: 18000},
+           "gc": {**generator, "iterations": 800, "epochs": None}, "gan": {**generator, "n_critic": 5},
+        "pairs": {2: 20000, 4: 18000},
            "seen_classes": {2: 19, 4: 17}, "tables": [1]}
     hours = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000, 4: 8000}, {2: 1582, 4: 2582}, cfg)}
     # 30 passes over the pairs in steps of every seen class; a step of 19 classes costs 19 / 16 measured steps
@@ -198,8 +199,13 @@ def test_gpu_hours_by_hand():
     assert hours["step 0: seen-only segmenters"] == round(17000 * 200 / RATES["train_images_per_s"] / 3600, 2)
     assert hours["step 0: supervised oracle"] == round(10582 * 200 / RATES["train_images_per_s"] / 3600, 2)
     assert hours["step 1: GC generator"] == 0 and hours["ZS5: pseudo-labels of the pool"] == 0  # no Table 3 / 4
-    # per K the 4 methods of Table 1, plus the oracle: 2 * 4 + 1 evaluations of the test split
-    assert hours["evaluations (test split)"] == round(9 * 1449 / RATES["eval_images_per_s"] / 3600, 2)
+    # a GAN step: 5 critic updates and one generator update, each a GMMN step
+    assert hours["step 1: GAN"] == round(6 * steps / RATES["generator_iterations_per_s"] / 3600, 2)
+    # the DeViSE and the ALE baselines, each for the baseline's epochs
+    assert hours["step 0: DeViSE and ALE baselines"] == round(2 * 17000 * 200 / RATES["train_images_per_s"] / 3600, 2)
+    # per K the 6 methods of Table 1 (baseline, ALE, ZS3Net, its GAN variant, seen-only, ceiling),
+    # plus the oracle: 2 * 6 + 1 evaluations of the test split
+    assert hours["evaluations (test split)"] == round(13 * 1449 / RATES["eval_images_per_s"] / 3600, 2)
     authors = {r["stage"]: r["gpu_hours"] for r in gpu_hours(10582, 1449, {2: 9000}, {2: 1582}, {**cfg, "init": "authors"})}
     assert authors["step 0: seen-only segmenters"] == 0
 
@@ -211,7 +217,8 @@ def preflight_params(tmp, fmt, classes, **paths):
                           "train": {"batch_size": 1, "epochs": 1}},
             "baseline_epochs": 1, "max_per_class": 10, "n_per_class": 10,
             "generator": {"iterations": 1, "epochs": None, "classes_per_step": None},
-            "gc": {"iterations": 1, "epochs": None, "classes_per_step": None}, "tables": [1], "holdout_fraction": 0.5, "seed": 0, "embedding_source": "w2v",
+            "gc": {"iterations": 1, "epochs": None, "classes_per_step": None},
+            "gan": {"iterations": 1, "epochs": None, "classes_per_step": None, "n_critic": 5}, "tables": [1], "holdout_fraction": 0.5, "seed": 0, "embedding_source": "w2v",
             "embedding": {"format": "word2vec_binary", "path": str(tmp / "none.bin")}, "aliases": {}}
 
 

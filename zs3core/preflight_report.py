@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 from zs3core.budgets import generator_steps
 from zs3core.holdout import choose_holdout
 from zs3core.io import write_text
-from zs3core.methods import split_methods
+from zs3core.methods import BY_NAME, split_methods
 from zs3core.preflight import Finding
 
 FEATURE_STRIDE = 4  # DeepLabV3Plus.feature_stride: the map the features are sampled from
@@ -58,21 +58,26 @@ def generator_seconds(section: dict, pairs: int, n_seen: int) -> float:
 def gpu_hours(n_train: int, n_val: int, seen_only: Mapping[int, int], pool: Mapping[int, int], cfg: dict
               ) -> list[dict]:
     """GPU hours per stage on one H200 for every split K. `cfg`: epochs, baseline_epochs,
-    init (authors: step 0 is converted, not trained), generator and gc (their sections), pairs
+    init (authors: step 0 is converted, not trained), generator, gc and gan (their sections), pairs
     ({K: (image, seen class) pairs the generators train on}), seen_classes ({K: seen classes}),
-    tables."""
+    tables. The embedding baselines (DeViSE, ALE) train for baseline_epochs each; a GAN step is
+    `n_critic` critic updates and one generator update, each costed as a GMMN step (projected)."""
     k_count = len(seen_only)
     step0 = 0.0 if cfg["init"] == "authors" else sum(_train_s(n, cfg["epochs"]) for n in seen_only.values())
     methods = set(split_methods(cfg["tables"]))  # evaluated per split K
     stages = {
         "step 0: seen-only segmenters": step0,
         "step 0: supervised oracle": _train_s(n_train, cfg["epochs"]),
-        "step 0: DeViSE baselines": sum(_train_s(n, cfg["baseline_epochs"]) for n in seen_only.values()),
+        "step 0: DeViSE and ALE baselines": sum(BY_NAME[m].step0_embeddings for m in methods)
+        * sum(_train_s(n, cfg["baseline_epochs"]) for n in seen_only.values()),
         "features (training images)": k_count * n_train / RATES["extract_images_per_s"],
         "step 1: GMMN": sum(generator_seconds(cfg["generator"], cfg["pairs"][k], cfg["seen_classes"][k])
                             for k in seen_only),
         "step 1: GC generator": sum(generator_seconds(cfg["gc"], cfg["pairs"][k], cfg["seen_classes"][k])
                                     for k in seen_only) if "zs3gc" in methods else 0.0,
+        "step 1: GAN": (cfg["gan"]["n_critic"] + 1) * sum(
+            generator_seconds(cfg["gan"], cfg["pairs"][k], cfg["seen_classes"][k]) for k in seen_only)
+        if "zs3gan" in methods else 0.0,
         "ZS5: pseudo-labels of the pool": sum(pool.values()) / RATES["eval_images_per_s"] if "zs5" in methods else 0.0,
         "evaluations (test split)": (k_count * len(methods) + 1) * n_val / RATES["eval_images_per_s"],
     }
@@ -160,15 +165,16 @@ def run_preflight(dataset: str, p: Mapping, md_path, csv_path, workers: int = 1)
                "decoded": sum(r["split"] == s for r in decoded)} for s in ("train", "val")]
     feature_dim = seg["feature_dim"]
     disk = []
+    n_banks = len({BY_NAME[m].bank for m in split_methods(p["tables"])} - {None})  # gmmn (+ gc, gan)
     for row in splits:
         size, rows = feature_file_bytes(decoded, feature_dim, p["max_per_class"])
         bank_rows = p["n_per_class"] or rows // max(1, len(classes) - len(p["unseen"][row["K"]]))
         disk.append({"K": row["K"], "features/train.h5 rows": rows, "features/train.h5 MB": round(size / 1e6, 1),
                      "bank rows per unseen class": bank_rows,
-                     "banks MB": round(bank_rows * len(p["unseen"][row["K"]]) * 2 * feature_dim * (1 + (3 in p["tables"])) / 1e6, 1)})
+                     "banks MB": round(bank_rows * len(p["unseen"][row["K"]]) * 2 * feature_dim * n_banks / 1e6, 1)})
     n = {s: sum(r["split"] == s for r in decoded) for s in ("train", "val")}
     cost = {"epochs": seg["train"]["epochs"], "baseline_epochs": p["baseline_epochs"] or seg["train"]["epochs"],
-            "init": seg.get("init"), "generator": p["generator"], "gc": p["gc"], "tables": p["tables"],
+            "init": seg.get("init"), "generator": p["generator"], "gc": p["gc"], "gan": p["gan"], "tables": p["tables"],
             "pairs": {r["K"]: r["generator_pairs"] for r in splits},
             "seen_classes": {r["K"]: len(classes) - len(p["unseen"][r["K"]]) for r in splits}}
     gpu = gpu_hours(n["train"], n["val"], {r["K"]: r["seen_only_train_images"] for r in splits},

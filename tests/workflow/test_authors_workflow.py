@@ -30,7 +30,7 @@ def test_authors_files_replace_step0_training(workdir, tmp_path):
     }
 
     jobs = job_counts(run_snakemake(workdir, ["results/table1_voc.md"], overrides, "-n"))
-    assert (jobs["convert_authors_step0"], jobs["train_step0"], jobs["evaluate_authors"]) == (1, 1, 1)  # 1 = baseline
+    assert (jobs["convert_authors_step0"], jobs["train_step0"], jobs["evaluate_authors"]) == (1, 2, 1)  # 2 = the DeViSE and ALE baselines
     missing = run_snakemake(workdir, ["checkpoints/voc/k4/seenonly.pt"], overrides, "-n", check=False)
     assert missing.returncode != 0
     assert str(downloads / "deeplab_pretrained_pascal_voc_04_unseen.pth.tar") + " not found" in missing.stdout + missing.stderr

@@ -51,7 +51,7 @@ def built(tmp_path_factory):
 
 def test_default_target_builds_the_tables(built):
     table1 = pd.read_csv(built / "results/table1_synthvoc.csv")
-    assert list(table1["Model"][:4]) == ["Supervised", "Baseline", "ZS3Net", "ZS3Net (calibrated)"]
+    assert list(table1["Model"][:5]) == ["Supervised", "Baseline", "ALE baseline", "ZS3Net", "ZS3Net (calibrated)"]
     assert set(table1["K"]) == {0, 2, 4}
     md = (built / "results/table1_synthvoc.md").read_text()
     assert "Real-feature ceiling" in md and "ZS3Net (calibrated)" in md
@@ -152,13 +152,14 @@ def test_changing_a_cv_setting_reruns_the_cv_and_what_reads_its_gamma(built):
     overrides = tiny_config()
     overrides["cv"] = {"max_pseudo_fraction": 0.3}
     jobs = planned_jobs(built, overrides)
-    assert jobs.pop("cross_validate") == 4  # zs3 and ceiling at K = 2, 4
+    assert jobs.pop("cross_validate") == 6  # zs3, zs3gan and ceiling at K = 2, 4
     # the generator's settings are chosen on the same pseudo split: the generators and banks follow
     assert jobs.pop("cross_validate_generator") == 2 and jobs.pop("train_generator") == 2
     assert jobs.pop("generate_bank") == 2
     assert jobs.pop("cross_validate_p") == 2
     assert jobs.pop("retrain_zs3") == 2 and jobs.pop("retrain_ceiling") == 2 and jobs.pop("retrain_zs5") == 4
-    assert jobs.pop("evaluate_retrained") == 8  # zs3, ceiling, zs5 and the two sweep rows
+    assert jobs.pop("retrain_zs3gan") == 2  # its own CV's gamma; its GAN trains with no grid here
+    assert jobs.pop("evaluate_retrained") == 10  # zs3, zs3gan, ceiling, zs5 and the two sweep rows
     # the pseudo-labels come from the calibrated ZS3 model
     assert jobs.pop("pseudo_label") == 4 and jobs.pop("extract_pseudo_features") == 4
     assert set(jobs) <= {"table1", "table2", "table4", "claims", "cv_report", "all"} | FIGURE_RULES
@@ -224,7 +225,7 @@ def test_changing_one_split_leaves_the_other_untouched(built):
     overrides = tiny_config()
     overrides["datasets"]["synthvoc"]["unseen"] = {4: ["cow", "motorbike", "aeroplane", "cat"]}
     jobs = planned_jobs(built, overrides)
-    assert jobs["train_step0"] == 2  # K=4's seen-only and baseline segmenters
+    assert jobs["train_step0"] == 3  # K=4's seen-only segmenter, DeViSE and ALE baselines
     listing = run_snakemake(built, [], overrides, "-n").stdout
     assert "k2" not in "".join(line for line in listing.splitlines() if line.strip().startswith("output:"))
     assert "k4" in listing
@@ -327,7 +328,7 @@ def test_a_second_seed_adds_tagged_runs_and_tables_average_them(built):
     overrides["seeds"] = [0, 1]
     jobs = planned_jobs(built, overrides)
     # seed 0's runs exist already: only seed 1's models are planned, each once
-    assert jobs["train_step0"] == 4 and jobs["train_supervised"] == 1 and jobs["retrain_zs3"] == 2
+    assert jobs["train_step0"] == 6 and jobs["train_supervised"] == 1 and jobs["retrain_zs3"] == 2
     listing = run_snakemake(built, [], overrides, "-n").stdout
     outputs = [line for line in listing.splitlines() if line.strip().startswith("output:") and "checkpoints/" in line]
     assert outputs and all("synthvoc_seed1/" in line for line in outputs)
