@@ -14,6 +14,7 @@ rule train_gan:
         weights="generators/{dataset}{seedtag}/k{K}/gan.pt",
         loss_curve="generators/{dataset}{seedtag}/k{K}/gan_loss.csv",
     params:
+        kind="gan",
         generator=lambda wc: stage_config(config, "gan", wc.dataset),
         seed=seed_of,
     threads: config["compute"]["threads"]
@@ -24,7 +25,7 @@ rule train_gan:
         mem_mb=8000,
         runtime=120,
     script:
-        "../workflow_scripts/train_gan.py"
+        "../workflow_scripts/train_generator.py"
 
 
 rule generate_gan_bank:

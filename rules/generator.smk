@@ -13,6 +13,7 @@ rule train_generator:
         weights="generators/{dataset}{seedtag}/k{K}/gmmn.pt",
         loss_curve="generators/{dataset}{seedtag}/k{K}/gmmn_loss.csv",
     params:
+        kind="gmmn",
         generator=lambda wc: stage_config(config, "generator", wc.dataset),
         seed=seed_of,
     threads: config["compute"]["threads"]
