@@ -2,7 +2,8 @@
 a job's record comes from its benchmark file, else that line; a dry run names both files."""
 import time
 
-from zs3core.runlog import RESOURCES_LINE, PlannedJob, dry_run_jobs, job_log, job_record, read_resources
+from zs3core.runlog import (RESOURCES_LINE, PlannedJob, dry_run_jobs, job_log, job_record, read_resources,
+                            run_records)
 
 
 def test_the_job_log_records_wall_cpu_and_memory(tmp_path):
@@ -55,7 +56,21 @@ def test_a_benchmark_without_samples_has_no_memory(tmp_path):
     assert job_record(tsv, None) == {"wall": 0.1, "cpu": None, "rss": None, "pss": None}
 
 
-DRY_RUN = """Workflow defines that rule train_step0 is eligible for caching between workflows (use the --cache argument to enable this).
+def test_a_run_folder_has_a_record_per_job_from_either_file(tmp_path):
+    benchmarks, logs = tmp_path / "benchmarks", tmp_path / "logs"
+    for path in ("holdout/synthvoc", "train_step0/synthvoc_k2_p0.5", "extract_features/linked"):
+        (logs / path).parent.mkdir(parents=True, exist_ok=True)
+    (benchmarks / "holdout").mkdir(parents=True)
+    (benchmarks / "holdout/synthvoc.tsv").write_text(BENCHMARK)
+    (logs / "holdout/synthvoc.log").write_text(RESOURCES_LINE.format(wall=1, cpu=1, rss=1))
+    (logs / "train_step0/synthvoc_k2_p0.5.log").write_text(RESOURCES_LINE.format(wall=900, cpu=850, rss=2000))
+    (logs / "extract_features/linked.log").write_text("")  # linked from the cache: no record
+    assert run_records(benchmarks, logs) == {
+        "holdout/synthvoc": {"wall": 12.25, "cpu": 11.5, "rss": 300.5, "pss": 250.5},
+        "train_step0/synthvoc_k2_p0.5": {"wall": 900.0, "cpu": 850.0, "rss": 2000.0, "pss": None}}
+
+
+DRY_RUN = """Workflow defines that rule train_step0 is eligible for caching between workflows.
 Job stats:
 job              count
 -------------  -------

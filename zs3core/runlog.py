@@ -1,8 +1,9 @@
 """Per-job logging: everything a workflow script prints goes to the rule's `log:` file, which ends
 with the job's resources (`RESOURCES_LINE`): the cached rules (`cache: True`) cannot have a
 `benchmark:` file, so their wall time, CPU time and peak memory are read from here.
-`job_record` reads a finished job's record from either, and `dry_run_jobs` lists the files to
-read it from for every job of a `snakemake -n`; the bench scripts use both."""
+`job_record` reads a finished job's record from either, `run_records` every job's of a run folder,
+and `dry_run_jobs` lists the files to read it from for every job of a `snakemake -n`; the bench
+scripts use them."""
 from __future__ import annotations
 
 import contextlib
@@ -38,6 +39,16 @@ def job_record(benchmark: str | os.PathLike | None, log: str | os.PathLike | Non
                 (("wall", "s"), ("cpu", "cpu_time"), ("rss", "max_rss"), ("pss", "max_pss"))}
     record = read_resources(log) if log and Path(log).is_file() else None
     return None if record is None else {**record, "pss": None}
+
+
+def run_records(benchmarks: str | os.PathLike, logs: str | os.PathLike) -> dict[str, dict]:
+    """{"<stage>/.../<job>": its `job_record`} of every job of a run folder that has a benchmark file
+    under `benchmarks` or a log under `logs` (the rules give both the same relative path); jobs
+    with no record (linked from the cache, failed) are left out."""
+    jobs = {str(tsv.relative_to(benchmarks))[:-len(".tsv")] for tsv in Path(benchmarks).glob("*/**/*.tsv")}
+    jobs |= {str(log.relative_to(logs))[:-len(".log")] for log in Path(logs).glob("*/**/*.log")}
+    records = {job: job_record(Path(benchmarks) / f"{job}.tsv", Path(logs) / f"{job}.log") for job in sorted(jobs)}
+    return {job: record for job, record in records.items() if record is not None}
 
 
 def _number(text: str | None) -> float | None:
