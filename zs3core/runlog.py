@@ -57,6 +57,7 @@ def _number(text: str | None) -> float | None:
 
 
 class PlannedJob(NamedTuple):
+    """One job of a dry run: its rule and the files its record is read from (None: not declared)."""
     rule: str
     benchmark: str | None
     log: str | None
