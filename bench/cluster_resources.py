@@ -6,17 +6,19 @@ Writes VOC and Context trees in their real on-disk formats (tests/fixtures.py) o
 few iterations per stage; step 0 for 2 epochs instead of 8, since a job's peak memory is reached
 in its first steps and only its seconds grow with more) to Tables 1-4, the claims, the cross-validation reports, the figures,
 predictions and the preflight, in `folder`. Then prints, per rule, the jobs, the slowest job's
-seconds, the largest CPU seconds, max RSS and max PSS of Snakemake's benchmark files (each job's
-rule read from a `--forceall` dry run of the same targets). RSS sums the job's processes (a data
-loader's workers count the pages they share with their parent again); PSS shares them out, which
-is closer to what a SLURM memory cgroup counts.
+seconds, the largest CPU seconds, max RSS and max PSS of each job's record
+(`zs3core.runlog.job_record`; each job's rule, benchmark file and log read from a `--forceall`
+dry run of the same targets): Snakemake's benchmark file, or for the cached rules, which cannot
+have one, the resources line their log ends with. A benchmark's RSS sums the job's processes (a
+data loader's workers count the pages they share with their parent again); PSS shares them out,
+which is closer to what a SLURM memory cgroup counts. A log has no PSS, and its RSS is the largest
+single process's peak (getrusage): the table's footnote names the rules measured that way.
 
     .venv/bin/python bench/cluster_resources.py /tmp/measure [--cores 2]
 
 A second call in the same folder only summarises (Snakemake finds nothing to do).
 """
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from fixtures import REHEARSAL_TABLES, make_context, make_voc  # noqa: E402
+
+from zs3core.runlog import dry_run_jobs, job_record  # noqa: E402
 
 VOC_SIZE = (375, 500)  # height, width of most VOC and Context images
 SHORTER = {"segmenter": {"train": {"epochs": 2}}}  # step 0's epochs (the baseline's stay the overlay's 2)
@@ -56,29 +60,29 @@ def snakemake(folder: Path, my: Path, *extra: str) -> subprocess.CompletedProces
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
-def jobs_by_rule(dry_run_log: str) -> list[tuple[str, str]]:
-    """(rule, benchmark file) of every job a dry run lists."""
-    pairs, rule = [], None
-    for line in dry_run_log.splitlines():
-        if m := re.match(r"(?:local)?rule (\w+):$", line.strip()):
-            rule = m.group(1)
-        elif m := re.match(r"benchmark: (\S+)$", line.strip()):
-            pairs.append((rule, m.group(1)))
-    return pairs
-
-
-def summary(folder: Path, my: Path) -> pd.DataFrame:
+def summary(folder: Path, my: Path) -> tuple[pd.DataFrame, str]:
+    """The per-rule table and its footnote: the rules timed from their logs, the jobs with no record."""
     dry = snakemake(folder, my, "-n", "--forceall")
-    rows = []
-    for rule, tsv in jobs_by_rule(dry.stdout + dry.stderr):
-        record = pd.read_csv(folder / "run" / tsv, sep="\t").iloc[-1]
-        rows.append({"rule": rule, "seconds": float(record["s"]), "cpu_seconds": float(record["cpu_time"]),
-                     "max_rss_mb": float(record["max_rss"]), "max_pss_mb": float(record["max_pss"])})
-    df = pd.DataFrame(rows)
-    return (df.groupby("rule").agg(jobs=("seconds", "size"), slowest_s=("seconds", "max"),
-                                   cpu_s=("cpu_seconds", "max"), peak_rss_mb=("max_rss_mb", "max"),
-                                   peak_pss_mb=("max_pss_mb", "max"))
-            .sort_values("slowest_s", ascending=False).round(1))
+    run = folder / "run"
+    rows, untimed = [], []
+    for job in dry_run_jobs(dry.stdout + dry.stderr):
+        record = job_record(job.benchmark and run / job.benchmark, job.log and run / job.log)
+        if record is None:
+            untimed.append(job.rule)
+        else:
+            benchmarked = job.benchmark is not None and (run / job.benchmark).is_file()
+            rows.append({"rule": job.rule, "from_log": not benchmarked, **record})
+    df = pd.DataFrame(rows).astype({"wall": float, "cpu": float, "rss": float, "pss": float})  # None: NaN
+    table = (df.groupby("rule").agg(jobs=("wall", "size"), slowest_s=("wall", "max"), cpu_s=("cpu", "max"),
+                                    peak_rss_mb=("rss", "max"), peak_pss_mb=("pss", "max"))
+             .sort_values("slowest_s", ascending=False).round(1))
+    from_log = sorted(set(df.loc[df["from_log"], "rule"]))
+    note = (f"Timed from the job log's resources line (no benchmark file; the cached rules cannot have one): "
+            f"{', '.join(from_log) or 'none'}. A log has no PSS (left empty), and its RSS is the largest "
+            f"single process's peak, not the sum over the job's processes a benchmark file has.")
+    if untimed:
+        note += f" No record at all (no benchmark file, no resources line): {', '.join(sorted(set(untimed)))}."
+    return table, note
 
 
 def main() -> None:
@@ -95,7 +99,9 @@ def main() -> None:
     (folder / "snakemake.log").write_text(run.stdout + run.stderr)
     if run.returncode != 0:
         sys.exit(f"the run failed; see {folder / 'snakemake.log'}")
-    print(summary(folder, my).to_markdown())
+    table, note = summary(folder, my)
+    print(table.astype(object).where(table.notna(), "").to_markdown())
+    print(f"\n{note}")
 
 
 if __name__ == "__main__":

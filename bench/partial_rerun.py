@@ -1,24 +1,23 @@
 """The cost of a partial rerun: the job time a config change reruns, as a fraction of a full run's.
 
-In a directory holding a complete run (its outputs, .snakemake/metadata and benchmarks/), dry-runs
-the default target twice: with --forceall (every job of a full run) and with the config change
-(what Snakemake would rerun). Each job costs the `s` column of its benchmark file; jobs without one
-(the tables; stages the measured run did not rebuild) are counted as untimed. Extra arguments go
-to both dry runs, e.g. `--rerun-triggers mtime params input` to leave code changes out.
+In a directory holding a complete run (its outputs, .snakemake/metadata, benchmarks/ and logs/),
+dry-runs the default target twice: with --forceall (every job of a full run) and with the config
+change (what Snakemake would rerun). Each job costs its wall seconds (`zs3core.runlog.job_record`:
+the `s` column of its benchmark file, or for the cached stages, which have none, the resources line
+their log ends with); jobs with neither (linked from the cache, or not run by the measured run) are
+counted as untimed. Extra arguments go to both dry runs, e.g. `--rerun-triggers mtime params input`
+to leave code changes out.
 
 Run after `make run`:  .venv/bin/python bench/partial_rerun.py generator.lr=0.0003 [snakemake args]
 """
-import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 import yaml
 
-JOB = re.compile(r"^(?:local)?rule (\w+):$")
-BENCHMARK = re.compile(r"^\s+benchmark: (\S+)$")
+from zs3core.runlog import PlannedJob, dry_run_jobs, job_record
 
 
 def override(assignments: list[str]) -> dict:
@@ -34,24 +33,17 @@ def override(assignments: list[str]) -> dict:
     return config
 
 
-def planned_jobs(args: list[str]) -> list[tuple[str, str | None]]:
-    """(rule, benchmark file or None) of every job `snakemake -n <args>` lists."""
+def planned_jobs(args: list[str]) -> list[PlannedJob]:
+    """Every job `snakemake -n <args>` lists, with its benchmark file and log."""
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    jobs = []
-    for line in out.stdout.splitlines():
-        if match := JOB.match(line):
-            jobs.append([match.group(1), None])
-        elif (match := BENCHMARK.match(line)) and jobs:
-            jobs[-1][1] = match.group(1)
-    return [tuple(job) for job in jobs]
+    return dry_run_jobs(out.stdout)
 
 
-def seconds(benchmark: str | None) -> float | None:
-    if benchmark is None or not Path(benchmark).is_file():
-        return None
-    return float(pd.read_csv(benchmark, sep="\t")["s"].iloc[-1])
+def seconds(job: PlannedJob) -> float | None:
+    record = job_record(job.benchmark, job.log)
+    return None if record is None else record["wall"]
 
 
 def main(argv: list[str]) -> None:
@@ -62,9 +54,9 @@ def main(argv: list[str]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         yaml.safe_dump(override(changes), f)
         f.flush()
-        rerun = planned_jobs([*extra, "--configfile", "config.yaml", f.name])
+        rerun = set(planned_jobs([*extra, "--configfile", "config.yaml", f.name]))
     full = planned_jobs([*extra, "--forceall"])
-    rows = [{"rule": rule, "rerun": (rule, bench) in rerun, "seconds": seconds(bench)} for rule, bench in full]
+    rows = [{"rule": job.rule, "rerun": job in rerun, "seconds": seconds(job)} for job in full]
     df = pd.DataFrame(rows)
     timed = df.dropna(subset=["seconds"])
     summary = timed.groupby("rule").apply(lambda g: pd.Series({
@@ -75,7 +67,7 @@ def main(argv: list[str]) -> None:
     untimed = df[df["seconds"].isna()]
     print(f"\n{' '.join(changes)} reruns {int(df['rerun'].sum())} of {len(df)} jobs: {partial:.0f} s of "
           f"{total:.0f} s job time = {100 * partial / total:.1f}% of the full run's compute")
-    print(f"untimed (no benchmark file): {untimed['rule'].value_counts().to_dict()} "
+    print(f"untimed (no benchmark file, no resources line in the log): {untimed['rule'].value_counts().to_dict()} "
           f"(of which rerun: {int(untimed['rerun'].sum())})")
 
 

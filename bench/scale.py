@@ -1,11 +1,12 @@
 """How each stage's time and peak memory grow with the number (and size) of images.
 
 Runs the workflow to one ZS3Net row (`results/synthvoc_k2_zs3.csv`: world, index, seen-only
-segmenter, features, generator, bank, classifier, evaluation) on a reduced synthetic world at
-1x, 4x and 16x its images, and at 4x with images twice as large, each in a fresh folder; reads
-every job's CPU time (steadier than wall time on a shared machine), wall time and peak RSS from
-Snakemake's benchmark files and the feature file's rows; fits CPU t = a + b n per stage (a: fixed
-cost, b: per image) and the exponent of growth between 4x and 16x.
+segmenter, features, generator, bank, classifier, evaluation) on a reduced synthetic world at 1x,
+4x and 16x its images, and at 4x with images twice as large, each in a fresh folder; reads every
+job's CPU time (steadier than wall time on a shared machine), wall time and peak RSS from its
+record (`zs3core.runlog.run_records`: Snakemake's benchmark file, or for the cached stages, which
+cannot have one, their log's resources line) and the feature file's rows; fits CPU t = a + b n per
+stage (a: fixed cost, b: per image) and the exponent of growth between 4x and 16x.
 
     nice .venv/bin/python bench/scale.py [base_train_images]   # prints markdown tables
 """
@@ -20,6 +21,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import yaml
+
+from zs3core.runlog import run_records
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = "results/synthvoc_k2_zs3.csv"
@@ -40,11 +43,9 @@ def run(scale: int, image_size: int, base: int, workdir: Path) -> pd.DataFrame:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--cores", "1", TARGET, "--configfile", str(REPO / "config.yaml"), str(workdir / "scale.yaml")]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
-    rows = []
-    for tsv in sorted((workdir / "benchmarks").glob("*/**/*.tsv")):
-        record = pd.read_csv(tsv, sep="\t").iloc[-1]
-        rows.append({"stage": tsv.relative_to(workdir / "benchmarks").parts[0], "seconds": float(record["cpu_time"]),
-                     "wall": float(record["s"]), "peak_rss_mb": float(record["max_rss"])})
+    records = run_records(workdir / "benchmarks", workdir / "logs")
+    rows = [{"stage": Path(job).parts[0], "seconds": record["cpu"], "wall": record["wall"],
+             "peak_rss_mb": record["rss"]} for job, record in records.items()]
     with h5py.File(workdir / "features/synthvoc/k2/train.h5", "r") as f:
         feature_rows, n_images = int(f.attrs["n_rows"]), int(f.attrs["n_images"])
     df = pd.DataFrame(rows).groupby("stage", as_index=False).agg({"seconds": "sum", "wall": "sum", "peak_rss_mb": "max"})

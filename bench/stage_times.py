@@ -1,6 +1,6 @@
-"""Summarise a workflow run's job times per stage: Snakemake's benchmark files
-(benchmarks/<stage>/<job>.tsv) and, for the cached rules that cannot have one (`cache: True`),
-the resources line their job log ends with (logs/<stage>/<job>.log, `zs3core.runlog`).
+"""Summarise a workflow run's job times per stage: each job's record (`zs3core.runlog.run_records`):
+Snakemake's benchmark file (benchmarks/<stage>/<job>.tsv) or, for the cached rules that cannot
+have one (`cache: True`), the resources line its job log ends with (logs/<stage>/<job>.log).
 
 Prints, per stage folder: jobs, total wall seconds, total CPU seconds (what a shared machine does
 not inflate as much), the slowest job, and the largest peak memory (max RSS). A job linked from
@@ -12,24 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from zs3core.runlog import read_resources
+from zs3core.runlog import run_records
 
 
 def main(folder: str = "benchmarks", logs: str = "logs") -> None:
-    rows = []
-    for tsv in sorted(Path(folder).glob("*/**/*.tsv")):
-        record = pd.read_csv(tsv, sep="\t").iloc[-1]
-        rows.append({"rule": tsv.relative_to(folder).parts[0], "job": tsv.stem,
-                     "seconds": float(record["s"]), "cpu_seconds": float(record["cpu_time"]),
-                     "max_rss_mb": float(record["max_rss"])})
-    for log in sorted(Path(logs).glob("*/**/*.log")):
-        relative = log.relative_to(logs)
-        record = None if (Path(folder) / relative).with_suffix(".tsv").exists() else read_resources(log)
-        if record:
-            rows.append({"rule": relative.parts[0], "job": log.stem, "seconds": record["wall"],
-                         "cpu_seconds": record["cpu"], "max_rss_mb": record["rss"]})
+    rows = [{"rule": Path(job).parts[0], "job": Path(job).name, "seconds": record["wall"],
+             "cpu_seconds": record["cpu"], "max_rss_mb": record["rss"]}
+            for job, record in run_records(folder, logs).items()]
     if not rows:
-        sys.exit(f"no benchmark files under {folder}/: run the workflow first")
+        sys.exit(f"no job records under {folder}/ or {logs}/: run the workflow first")
     df = pd.DataFrame(rows)
     summary = df.groupby("rule").agg(jobs=("job", "size"), seconds=("seconds", "sum"),
                                      cpu_seconds=("cpu_seconds", "sum"),
