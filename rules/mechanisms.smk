@@ -17,6 +17,7 @@ rule mechanisms:
         base=config["mechanisms"]["base"],
         n_seeds=len(config["mechanisms"]["seeds"]),
         alpha=config["claims"]["alpha"],
+        gc={key: config["gc"][key] for key in ("adjacency", "node_term")},
     log:
         "logs/tables/mechanisms.log",
     benchmark:

@@ -45,6 +45,8 @@ def test_verdicts_and_paragraphs_follow_the_margins(base_config):
     assert (verdict.xs("zs3", level="method") == "holds").all()  # calibrated too: the baseline's one output
     assert verdict["synthcontext_p100_c100", "zs3gc", "raw"] == "holds"
     assert verdict["synthcontext", "zs3gc", "calibrated"] == "does not hold"
-    md = mechanisms_markdown(df, base="synthcontext", alpha=0.05, n_seeds=3)
+    md = mechanisms_markdown(df, base="synthcontext", alpha=0.05, n_seeds=3,
+                             gc={"adjacency": "self_and_neighbours", "node_term": "per_graph"})
+    assert "`gc.adjacency: self_and_neighbours`, `gc.node_term: per_graph`" in md
     assert "It holds at every K and calibration exactly at p = 1, c = 1." in md
     assert "It holds at every K and calibration exactly at p = 1, c = 0, p = 1, c = 1." in md

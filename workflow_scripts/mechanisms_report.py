@@ -9,5 +9,5 @@ with job_log(snakemake.log[0]) as log:
     df = judge_grid(list(snakemake.input.results), points, snakemake.params.ks, alpha=snakemake.params.alpha)
     write_text(snakemake.output.csv, claims_csv(df))
     write_text(snakemake.output.md, mechanisms_markdown(df, base=snakemake.params.base, alpha=snakemake.params.alpha,
-                                                        n_seeds=snakemake.params.n_seeds))
+                                                        n_seeds=snakemake.params.n_seeds, gc=snakemake.params.gc))
     log.info("%d verdicts over %d grid points", len(df), len(points))

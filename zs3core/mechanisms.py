@@ -121,14 +121,16 @@ def claim_paragraph(g: pd.DataFrame) -> str:
     return f"**{g['claim'].iloc[0]}**: " + "; ".join(parts) + ". " + summary
 
 
-def mechanisms_markdown(df: pd.DataFrame, *, base: str, alpha: float, n_seeds: int) -> str:
-    """The report: the rule, the grid of verdicts per claim, and a paragraph per claim."""
+def mechanisms_markdown(df: pd.DataFrame, *, base: str, alpha: float, n_seeds: int, gc: dict) -> str:
+    """The report: the rule, the GC it judged (`gc`: its adjacency and node term, which decide
+    whether it can read context at all), the grid of verdicts per claim, a paragraph per claim."""
     lines = [f"# The paper's mechanisms on a grid of {base} worlds", "",
              "Each dataset is the base world with two settings changed (docs/synthetic-data.md): "
              "`semantic_predictability` p, the share of each class's appearance that follows the word "
              "embeddings, and `context_dependence` c, the share of a region's colour set by the classes it "
              f"touches. Up to {n_seeds} seeds per cell; unseen mIoU, mean over seeds, method vs reference "
              "(mean margin \u00b1 std over seeds; p of the one-sided test).", "",
+             f"GC: `gc.adjacency: {gc['adjacency']}`, `gc.node_term: {gc['node_term']}` (docs/method.md).", "",
              verdict_rule(alpha), "",
              "The baseline has no seen-logit offset: its one output is the reference of both the raw and "
              "the calibrated comparison.", ""]
