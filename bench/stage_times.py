@@ -5,20 +5,38 @@ have one (`cache: True`), the resources line its job log ends with (logs/<stage>
 Prints, per stage folder: jobs, total wall seconds, total CPU seconds (what a shared machine does
 not inflate as much), the slowest job, and the largest peak memory (max RSS). A job linked from
 Snakemake's output cache ran in an earlier run: its log is empty and it is not counted.
-Run after `make run`:  .venv/bin/python bench/stage_times.py [benchmarks] [logs]
+Run after `make run`:  .venv/bin/python bench/stage_times.py [benchmarks] [logs] [-- TARGETS...]
+With `-- TARGETS` (and any Snakemake arguments), only the jobs those targets need, as
+`snakemake -n --forceall` lists them: e.g. `-- results/mechanisms.md`, the mechanisms bench's grid.
 """
+import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from zs3core.runlog import run_records
+from zs3core.runlog import dry_run_jobs, run_records
 
 
-def main(folder: str = "benchmarks", logs: str = "logs") -> None:
+def needed_jobs(args: list[str], folder: str, logs: str) -> set[str]:
+    """The `run_records` keys of every job `snakemake -n --forceall <args>` lists."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    keys = set()
+    for job in dry_run_jobs(out.stdout):
+        if job.benchmark:
+            keys.add(str(Path(job.benchmark).relative_to(folder).with_suffix("")))
+        if job.log:
+            keys.add(str(Path(job.log).relative_to(logs).with_suffix("")))
+    return keys
+
+
+def main(folder: str = "benchmarks", logs: str = "logs", snakemake_args: list[str] = ()) -> None:
+    keep = needed_jobs(list(snakemake_args), folder, logs) if snakemake_args else None
     rows = [{"rule": Path(job).parts[0], "job": Path(job).name, "seconds": record["wall"],
              "cpu_seconds": record["cpu"], "max_rss_mb": record["rss"]}
-            for job, record in run_records(folder, logs).items()]
+            for job, record in run_records(folder, logs).items() if keep is None or job in keep]
     if not rows:
         sys.exit(f"no job records under {folder}/ or {logs}/: run the workflow first")
     df = pd.DataFrame(rows)
@@ -34,4 +52,6 @@ def main(folder: str = "benchmarks", logs: str = "logs") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    args = sys.argv[1:]
+    cut = args.index("--") if "--" in args else len(args)
+    main(*args[:cut], snakemake_args=args[cut + 1:])
