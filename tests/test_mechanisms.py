@@ -49,4 +49,5 @@ def test_verdicts_and_paragraphs_follow_the_margins(base_config):
                              gc={"adjacency": "self_and_neighbours", "node_term": "per_graph"})
     assert "`gc.adjacency: self_and_neighbours`, `gc.node_term: per_graph`" in md
     assert "It holds at every K and calibration exactly at p = 1, c = 1." in md
+    assert "it **does not hold** in 2 of 4 comparisons (p = 1, c = 0, K = 2, raw; p = 1, c = 0, K = 2, calibrated)" in md
     assert "It holds at every K and calibration exactly at p = 1, c = 0, p = 1, c = 1." in md

@@ -113,7 +113,8 @@ def claim_paragraph(g: pd.DataFrame) -> str:
         if sel.empty:
             continue
         where = "; ".join(f"{_setting(r)}, K = {r.K}, {r.calibration}" for r in sel.itertuples())
-        parts.append(f"it **{verdict}** in {len(sel)} of {len(g)} comparisons ({where})")
+        verb = verdict if verdict in (HOLDS, FAILS) else f"is {verdict}"
+        parts.append(f"it **{verb}** in {len(sel)} of {len(g)} comparisons ({where})")
     by_setting = g.groupby(["predictability", "context"])["verdict"].apply(lambda v: (v == HOLDS).all())
     always = [f"p = {p:g}, c = {c:g}" for (p, c), ok in by_setting.items() if ok]
     summary = (f"It holds at every K and calibration exactly at {', '.join(always)}." if always
