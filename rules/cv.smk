@@ -96,8 +96,7 @@ rule cross_validate_generator:
     threads: config["compute"]["threads"]
     log:
         "logs/cv/{dataset}{seedtag}_k{K}_settings_{section}.log",
-    benchmark:
-        "benchmarks/cv/{dataset}{seedtag}_k{K}_settings_{section}.tsv"
+    cache: True  # reused by later runs and variants (docs/variants.md)
     resources:
         mem_mb=8000,
         runtime=120,
