@@ -89,6 +89,16 @@ def test_the_authors_matrix_is_binary_without_self_loops(adjacency):
     assert graphs.edge_count.tolist() == [2, 0]
 
 
+def test_the_mean_matrix_averages_the_neighbours():
+    path = mask_graph(np.array([[1, 2, 3]], dtype=np.uint8))  # 0 - 1 - 2: the middle node has two neighbours
+    graphs = GraphSet([path, mask_graph(np.array([[4]], dtype=np.uint8))], image=[0, 1],
+                      adjacency="self_and_mean_neighbours")
+    _, matrix, _ = graphs.batch(np.array([0, 1]))
+    expected = np.zeros((4, 4))
+    expected[[0, 1, 1, 2], [1, 0, 2, 1]] = [1.0, 0.5, 0.5, 1.0]  # the isolated node keeps an all-zero row
+    np.testing.assert_allclose(matrix.to_dense().numpy(), expected)
+
+
 def test_an_unknown_adjacency_is_refused():
     with pytest.raises(ValueError, match="gc.adjacency"):
         GraphSet([], image=[], adjacency="normalised")

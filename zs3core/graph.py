@@ -15,6 +15,10 @@ The matrix the generator propagates over (`gc.adjacency`, `ADJACENCIES`):
   A_hat = D^-1/2 (A + I) D^-1/2, D the degree of A + I.
 - `self_and_neighbours` (not the paper's): the same binary A as `authors`, which the generator
   pairs with separate weights for the node itself (`zs3core.models.gcn`).
+- `self_and_mean_neighbours` (not the paper's): D^-1 A, the mean over a node's neighbours, with
+  separate self weights as above: a sum grows with the number of neighbours, a mean does not, and
+  the synthetic worlds' context sets a region's colour from its neighbours' mean
+  (`world.context_dependence`).
 `GraphSet` holds many graphs at once and batches any selection of them (repeats allowed) into
 one block-diagonal sparse matrix, so a whole training step runs as one graph.
 """
@@ -67,8 +71,16 @@ def neighbour_adjacency(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return row, col, np.ones(len(row), dtype=np.float32)
 
 
+def mean_neighbour_adjacency(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """D^-1 A of an n-node graph (1 / degree between touching regions, rows summing to 1 where a
+    node has a neighbour) as COO entries."""
+    row, col, value = neighbour_adjacency(n, edges)
+    return row, col, value / np.bincount(row, minlength=n)[row].astype(np.float32)
+
+
 ADJACENCIES = {"authors": neighbour_adjacency, "kipf": normalized_adjacency,
-               "self_and_neighbours": neighbour_adjacency}
+               "self_and_neighbours": neighbour_adjacency, "self_and_mean_neighbours": mean_neighbour_adjacency}
+SEPARATE_SELF = frozenset({"self_and_neighbours", "self_and_mean_neighbours"})  # with the node's own weights
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

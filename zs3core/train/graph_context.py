@@ -44,7 +44,7 @@ bank has the GMMN bank's layout (`zs3core.banks`), plus the image ids of the gra
 Single-region masks: under `gc.adjacency: authors` a node without a neighbour would get the
 bias alone, and the authors' code gives such a mask no graph (its GC skips it); here too, its
 node is never drawn for the node term nor generated in a bank (`context_graphs`). Under `kipf`
-and `self_and_neighbours` such a node is an isolated node, generated from its embedding alone.
+and the `self_and_*` adjacencies such a node is an isolated node, generated from its embedding alone.
 
 Config (`gc:` in config.yaml): every GMMN key (`zs3core.train.generator.GMMN_KEYS`) plus
   nodes_per_class   seen nodes (graphs) per class and step of the node term
@@ -68,7 +68,7 @@ from zs3core.banks import save_bank
 from zs3core.checkpoints import load_checkpoint, save_checkpoint
 from zs3core.device import resolve_device
 from zs3core.features import FeatureFile
-from zs3core.graph import GraphSet, mask_graph
+from zs3core.graph import SEPARATE_SELF, GraphSet, mask_graph
 from zs3core.holdout import image_mask
 from zs3core.mmd import mmd_loss, ragged_mmd_loss
 from zs3core.models.gcn import GCNGenerator, gcn_from_state
@@ -226,7 +226,7 @@ def train_gc(feature_file: str | os.PathLike, embeddings: np.ndarray, cfg: dict,
                  {k: [round(b, 4) for b in v] for k, v in bandwidths.items()}, device)
 
     model = GCNGenerator(table.shape[1], feature_dim, **{k: cfg[k] for k in MODEL_KEYS},
-                         separate_self=cfg["adjacency"] == "self_and_neighbours",
+                         separate_self=cfg["adjacency"] in SEPARATE_SELF,
                          init_generator=torch.Generator().manual_seed(seed)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     gen = torch.Generator(device=device).manual_seed(seed)
