@@ -16,7 +16,9 @@ def test_the_job_log_records_wall_cpu_and_memory(tmp_path):
             pass
     elapsed = time.perf_counter() - started
     record = read_resources(path)
-    assert record is not None and 0.2 <= record["cpu"] and 0.2 <= record["wall"] <= elapsed + 0.01
+    # CPU time counts every thread of the process (a thread left by an earlier test too), so the
+    # wall time is bounded by the time around the block, not by the CPU time
+    assert record is not None and 0.2 <= record["cpu"] and 0 < record["wall"] <= elapsed + 0.01
     assert record["rss"] > 1  # MB: at least this interpreter
     assert "working" in path.read_text()
 
