@@ -10,14 +10,13 @@ to leave code changes out.
 
 Run after `make run`:  .venv/bin/python bench/partial_rerun.py generator.lr=0.0003 [snakemake args]
 """
-import subprocess
 import sys
 import tempfile
 
 import pandas as pd
 import yaml
 
-from zs3core.runlog import PlannedJob, dry_run_jobs, job_record
+from zs3core.runlog import PlannedJob, job_record, planned_jobs
 
 
 def override(assignments: list[str]) -> dict:
@@ -31,14 +30,6 @@ def override(assignments: list[str]) -> dict:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
     return config
-
-
-def planned_jobs(args: list[str]) -> list[PlannedJob]:
-    """Every job `snakemake -n <args>` lists, with its benchmark file and log."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    return dry_run_jobs(out.stdout)
 
 
 def seconds(job: PlannedJob) -> float | None:

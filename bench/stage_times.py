@@ -9,22 +9,18 @@ Run after `make run`:  .venv/bin/python bench/stage_times.py [benchmarks] [logs]
 With `-- TARGETS` (and any Snakemake arguments), only the jobs those targets need, as
 `snakemake -n --forceall` lists them: e.g. `-- results/mechanisms.md`, the mechanisms bench's grid.
 """
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from zs3core.runlog import dry_run_jobs, run_records
+from zs3core.runlog import planned_jobs, run_records
 
 
 def needed_jobs(args: list[str], folder: str, logs: str) -> set[str]:
     """The `run_records` keys of every job `snakemake -n --forceall <args>` lists."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", *args], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     keys = set()
-    for job in dry_run_jobs(out.stdout):
+    for job in planned_jobs(["--forceall", *args]):
         if job.benchmark:
             keys.add(str(Path(job.benchmark).relative_to(folder).with_suffix("")))
         if job.log:

@@ -12,6 +12,8 @@ import logging
 import os
 import re
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -78,6 +80,15 @@ def dry_run_jobs(text: str) -> list[PlannedJob]:
         elif (match := _FILE.fullmatch(line)) and jobs:
             jobs[-1][match.group(1)] = match.group(2).split(", ")[0]
     return [PlannedJob(**job) for job in jobs]
+
+
+def planned_jobs(args: list[str]) -> list[PlannedJob]:
+    """Every job `snakemake -n <args>` lists (run in the current folder), with its files; exits
+    with Snakemake's message when the dry run fails."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return dry_run_jobs(out.stdout)
 
 
 def job_resources(started: float) -> dict[str, float]:
